@@ -1,0 +1,48 @@
+# changemgmt — the two commands a new machine needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_PASSWORD ?= changemgmt-demo
+export DEMO_PASSWORD
+
+.PHONY: install run test test-fast bench lint format migrate seed clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+migrate: install
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	@echo ""
+	@echo "  changemgmt is starting on http://127.0.0.1:8000"
+	@echo "  Log in as any role (author, release_manager, cab_platform, …, auditor) or admin,"
+	@echo "  password: $(DEMO_PASSWORD)   ·   Ctrl-C stops web, worker and beat."
+	@echo ""
+	$(VENV)/bin/honcho start -f Procfile
+
+test: install
+	$(VENV)/bin/pytest -q
+
+bench: install
+	$(PY) benchmarks/run.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var staticfiles

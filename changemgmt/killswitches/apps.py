@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class KillswitchesConfig(AppConfig):
+    name = "changemgmt.killswitches"
+    label = "killswitches"

@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from changemgmt.web import views as web_views
+
+urlpatterns = [
+    path("", web_views.dashboard, name="dashboard"),
+    path("doctrine/emergency/", web_views.emergency_doctrine, name="emergency-doctrine"),
+    path(
+        "accounts/login/",
+        login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("healthz", web_views.healthz, name="healthz"),
+    path("tickets/", include("changemgmt.tickets.urls")),
+    path("catalog/", include("changemgmt.catalog.urls")),
+    path("calendar/", include("changemgmt.windows.urls")),
+    path("kill-switches/", include("changemgmt.killswitches.urls")),
+    path("ramps/", include("changemgmt.rollouts.urls")),
+    path("audit/", include("changemgmt.audit.urls")),
+    # Machine-facing documents and the API.
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("changemgmt.tickets.api_urls")),
+    path("api/v1/", include("changemgmt.catalog.api_urls")),
+    path("api/v1/", include("changemgmt.windows.api_urls")),
+    path("api/v1/", include("changemgmt.killswitches.api_urls")),
+    path("api/v1/", include("changemgmt.rollouts.api_urls")),
+    path("api/v1/", include("changemgmt.audit.api_urls")),
+]

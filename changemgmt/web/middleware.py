@@ -1,0 +1,42 @@
+import time
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+from django.contrib.auth.views import redirect_to_login
+
+
+class AbsoluteSessionTimeoutMiddleware:
+    """End a session 8 hours after login, however active (the idle timeout is SESSION_COOKIE_AGE)."""
+
+    KEY = "_login_started_at"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated and hasattr(request, "session"):
+            started = request.session.get(self.KEY)
+            now = time.time()
+            if started is None:
+                request.session[self.KEY] = now
+            elif now - started > settings.SESSION_ABSOLUTE_SECONDS:
+                logout(request)
+                request.session[self.KEY] = now
+                if not request.path.startswith("/api/"):
+                    return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
+
+
+# Machine-facing paths authenticate inside the view (API token, gateway token, feed token) and
+# answer 401/403 rather than a redirect to the login page.
+MACHINE_PREFIXES = ("/api/", "/gateway-policies/", "/calendar.ics", "/healthz")
+
+
+class LoginRequiredMiddleware(DjangoLoginRequired):
+    """Django's login-required-by-default, except for machine-facing paths."""
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.path.startswith(MACHINE_PREFIXES):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)

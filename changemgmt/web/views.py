@@ -1,0 +1,20 @@
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+
+
+def dashboard(request):
+    return render(request, "web/dashboard.html", {})
+
+
+def emergency_doctrine(request):
+    """The emergency pipeline, written down before it is needed (the article's doctrine)."""
+    return render(request, "web/emergency_doctrine.html")
+
+
+@login_not_required
+def healthz(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"ok": True})

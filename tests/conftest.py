@@ -1,0 +1,84 @@
+import os
+import shutil
+
+import pytest
+
+from changemgmt import roles
+from tests.factories import UserFactory
+
+# Playwright runs an event loop in the test thread; Django refuses ORM calls there unless told.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings, tmp_path):
+    # Each test gets its own cache so the policy document and ETags never leak between tests.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": str(tmp_path),
+        }
+    }
+    settings.AXES_ENABLED = False
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def _persona(role):
+    @pytest.fixture
+    def fixture(db):
+        return UserFactory(username=role, roles=[role])
+
+    return fixture
+
+
+author = _persona(roles.AUTHOR)
+release_manager = _persona(roles.RELEASE_MANAGER)
+cab_platform = _persona(roles.CAB_PLATFORM)
+cab_feature = _persona(roles.CAB_FEATURE)
+cab_risk = _persona(roles.CAB_RISK)
+cab_customer = _persona(roles.CAB_CUSTOMER)
+exec_approver = _persona(roles.EXEC_APPROVER)
+platform_team = _persona(roles.PLATFORM_TEAM)
+feature_owner = _persona(roles.FEATURE_OWNER)
+support_eng = _persona(roles.SUPPORT_ENG)
+auditor = _persona(roles.AUDITOR)
+gateway = _persona(roles.GATEWAY)
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def cab(cab_platform, cab_feature, cab_risk, cab_customer):
+    return {
+        roles.CAB_PLATFORM: cab_platform,
+        roles.CAB_FEATURE: cab_feature,
+        roles.CAB_RISK: cab_risk,
+        roles.CAB_CUSTOMER: cab_customer,
+    }
+
+
+# ----- real browser (pytest-playwright on the system Chromium) -----
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
