@@ -47,6 +47,9 @@ class ChangeIdCounter(models.Model):
     year = models.PositiveIntegerField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
 
+    def __str__(self):
+        return f"{self.year}: {self.last}"
+
 
 def next_change_id(year: int) -> str:
     """Claim the next `CHG-<year>-NNNNN` inside the caller's transaction (row-locked)."""

@@ -3,9 +3,11 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from .panels import collect
+
 
 def dashboard(request):
-    return render(request, "web/dashboard.html", {})
+    return render(request, "web/dashboard.html", {"panels": collect("dashboard_panel", request)})
 
 
 def emergency_doctrine(request):
