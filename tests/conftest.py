@@ -82,3 +82,11 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres"):
+        from django.conf import settings
+
+        if not settings.DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+            pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://…)")
