@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", web_views.healthz, name="healthz"),
+    path("bench/trivial", web_views.trivial, name="bench-trivial"),
     path("tickets/", include("changemgmt.tickets.urls")),
     path("catalog/", include("changemgmt.catalog.urls")),
     path("calendar/", include("changemgmt.windows.urls")),

@@ -1,6 +1,6 @@
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from .panels import collect
@@ -20,3 +20,9 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
+
+
+@login_not_required
+def trivial(request):
+    """The benchmark's baseline: the cheapest response Django can give (no DB, no template)."""
+    return HttpResponse("ok", content_type="text/plain")
