@@ -227,12 +227,22 @@ class ChangeTicket(ConcurrentTransitionMixin, models.Model):
     def approve(self):
         self._mark_approved(clock.now())
 
-    @transition(field=state, source=State.SUBMITTED, target=State.DRAFT, permission=rules.may_vote)
+    @transition(
+        field=state,
+        source=State.SUBMITTED,
+        target=State.DRAFT,
+        conditions=[guard(rules.reason_is_given)],
+        permission=rules.may_vote,
+    )
     def request_changes(self):
         self.cab_round += 1
 
     @transition(
-        field=state, source=State.SUBMITTED, target=State.REJECTED, permission=rules.may_vote
+        field=state,
+        source=State.SUBMITTED,
+        target=State.REJECTED,
+        conditions=[guard(rules.reason_is_given)],
+        permission=rules.may_vote,
     )
     def reject(self):
         pass

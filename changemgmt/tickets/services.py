@@ -3,17 +3,23 @@ set of guards. Each locks the ticket row, re-checks permission and guards inside
 and writes the history row with the acting user and the reason.
 """
 
+import math
+
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.dispatch import Signal
 
 from changemgmt import clock, roles
-from changemgmt.audit.recording import save_audited, system_user
+from changemgmt.audit.recording import delete_audited, save_audited, system_user
+from changemgmt.catalog.models import RiskTier
 
 from . import rules
 from .guards import refusals
 from .models import (
     CHECKLIST_ITEMS,
+    CONTENT_FIELDS,
     TRANSITIONS,
     ChangeTicket,
     Decision,
@@ -32,6 +38,27 @@ ticket_transitioned = (
 vote_recorded = Signal()  # sender=Vote, vote, acting_user
 
 REASON_REQUIRED = {"halt", "roll_back", "cancel", "request_changes", "reject"}
+
+# A transition may carry its own inputs (planned_start/slot_ends_at for schedule, review notes for
+# close) but never rewrite the ticket's content or its lifecycle bookkeeping: the record the CAB
+# approved must not be written through a side door.
+NOT_TRANSITION_INPUTS = set(CONTENT_FIELDS) | {
+    "id",
+    "pk",
+    "change_id",
+    "state",
+    "author",
+    "author_id",
+    "feature",
+    "release_manager",
+    "cab_round",
+    "standard_change",
+    "retrospective_due",
+    "approved_fingerprint",
+    "approved_at",
+    "submitted_at",
+    "created_at",
+}
 
 
 class TransitionRefused(Exception):
@@ -106,8 +133,10 @@ def ticket_transition(
     reason = (reason or "").strip()
     ticket._transition_reason = reason
     final = params.pop("final", False)
+    model_fields = {f.name for f in ChangeTicket._meta.concrete_fields}
     for field, value in params.items():
-        # Only transition inputs (planned_start for schedule, notes for close) come through here.
+        if field in NOT_TRANSITION_INPUTS or field not in model_fields:
+            raise TypeError(f"{field!r} is not an input of a ticket transition.")
         setattr(ticket, field, value)
     method, meta = _transition_meta(ticket, name)
     if meta.has_transition(ticket.state) and not meta.has_transition_perm(
@@ -169,31 +198,99 @@ def _apply(ticket, data: dict):
             setattr(ticket, field, data[field])
 
 
+def _list_of_strings_problem(value, *, max_items=100, max_chars=254):
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return "Give a list of strings."
+    if len(value) > max_items:
+        return f"At most {max_items} entries."
+    if any(len(item) > max_chars or not item.strip() for item in value):
+        return f"Entries must be non-empty and at most {max_chars} characters."
+    return None
+
+
 def _validate(ticket):
+    problems = {}
     try:
         ticket.full_clean(exclude=["state", "change_id", "author"])
-    except ValidationError:
-        raise
-    feature_tier = ticket.feature.risk_tier
-    from changemgmt.catalog.models import RiskTier
-
-    if RiskTier.rank(ticket.risk_tier) < RiskTier.rank(feature_tier):
-        raise ValidationError(
-            {
-                "risk_tier": f"The tier may be raised, never lowered below the feature's {feature_tier}."
-            }
+    except ValidationError as error:
+        problems.update(error.message_dict)
+    for field in ("regions", "bridge", "paging_list"):
+        problem = _list_of_strings_problem(getattr(ticket, field))
+        if problem:
+            problems.setdefault(field, []).append(problem)
+    if "paging_list" not in problems:
+        for address in ticket.paging_list:
+            try:
+                validate_email(address)
+            except ValidationError:
+                problems.setdefault("paging_list", []).append(f"{address!r} is not an email.")
+    if "bridge" not in problems and ticket.bridge:
+        known = set(
+            get_user_model()
+            .objects.filter(username__in=ticket.bridge)
+            .values_list("username", flat=True)
         )
+        unknown = [name for name in ticket.bridge if name not in known]
+        if unknown:
+            problems["bridge"] = ["Unknown user(s): " + ", ".join(unknown) + "."]
+    if ticket.kill_switch and rules.parse_kill_switch(ticket.kill_switch) is None:
+        problems.setdefault("kill_switch", []).append(
+            "Use feature:<slug>, model:<id> or tenant:<id>."
+        )
+    elif ticket.kill_switch and not rules.kill_switch_exists(ticket.kill_switch):
+        problems.setdefault("kill_switch", []).append(
+            f"Kill switch {ticket.kill_switch} does not exist."
+        )
+    if ticket.feature_id and ticket.risk_tier in RiskTier.values:
+        feature_tier = ticket.feature.risk_tier
+        if RiskTier.rank(ticket.risk_tier) < RiskTier.rank(feature_tier):
+            problems.setdefault("risk_tier", []).append(
+                f"The tier may be raised, never lowered below the feature's {feature_tier}."
+            )
+    if problems:
+        raise ValidationError(problems)
+
+
+def clean_eval_deltas(rows) -> list[dict]:
+    """Check eval rows (metric, baseline, candidate[, higher_is_better]): finite numbers, one
+    row per metric. Raises ValidationError({"eval_deltas": [...]}) naming the bad row."""
+    cleaned, seen, problems = [], set(), []
+    for index, row in enumerate(rows):
+        metric = str(row.get("metric", "")).strip()
+        if not metric or len(metric) > 80:
+            problems.append(f"Row {index + 1}: a metric name of 1-80 characters is required.")
+            continue
+        if metric in seen:
+            problems.append(f"Row {index + 1}: {metric} is listed twice.")
+            continue
+        seen.add(metric)
+        values = {}
+        for key in ("baseline", "candidate"):
+            value = row.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                problems.append(f"Row {index + 1}: {key} of {metric} must be a number.")
+            elif not math.isfinite(value):
+                problems.append(f"Row {index + 1}: {key} of {metric} must be a finite number.")
+            else:
+                values[key] = float(value)
+        if len(values) == 2:
+            cleaned.append(
+                {
+                    "metric": metric,
+                    **values,
+                    "higher_is_better": bool(row.get("higher_is_better", True)),
+                }
+            )
+    if problems:
+        raise ValidationError({"eval_deltas": problems})
+    return cleaned
 
 
 def _replace_eval_deltas(ticket, rows, acting_user, reason):
     existing = {d.metric: d for d in ticket.eval_deltas.all()}
-    wanted = {}
-    for row in rows:
-        wanted[row["metric"]] = row
+    wanted = {row["metric"]: row for row in rows}
     for metric, delta in existing.items():
         if metric not in wanted:
-            from changemgmt.audit.recording import delete_audited
-
             delete_audited(delta, acting_user=acting_user, reason=reason)
     for metric, row in wanted.items():
         delta = existing.get(metric) or EvalDelta(ticket=ticket, metric=metric)
@@ -221,9 +318,12 @@ def ticket_create(
     if not data.get("risk_tier") and ticket.feature_id:
         ticket.risk_tier = ticket.feature.risk_tier  # inherited from the feature
     _validate(ticket)
+    rows = clean_eval_deltas(list(eval_deltas))
+    # The number is claimed only once the input is valid, inside this transaction: a refused
+    # filing consumes no change ID (the counter row rolls back with everything else).
     ticket.change_id = next_change_id(clock.now().year)
     save_audited(ticket, acting_user=acting_user, reason=reason)
-    _replace_eval_deltas(ticket, list(eval_deltas), acting_user, reason)
+    _replace_eval_deltas(ticket, rows, acting_user, reason)
     return ticket
 
 
@@ -234,18 +334,19 @@ class TicketFrozen(Exception):
 @transaction.atomic
 def ticket_update(ticket, *, acting_user, data: dict, eval_deltas=None, reason: str = "edited"):
     ticket = _lock(ticket)
+    if ticket.author_id != acting_user.pk:
+        raise PermissionDenied("Only the ticket's author may edit it.")
     if not ticket.is_editable:
         raise TicketFrozen(
             f"{ticket.change_id} is {ticket.get_state_display().lower()}: fields are frozen after "
             "submission and approval; withdraw it (if submitted) or file a new ticket."
         )
-    if ticket.author_id != acting_user.pk:
-        raise PermissionDenied("Only the ticket's author may edit it.")
     _apply(ticket, data)
     _validate(ticket)
+    rows = clean_eval_deltas(list(eval_deltas)) if eval_deltas is not None else None
     save_audited(ticket, acting_user=acting_user, reason=reason)
-    if eval_deltas is not None:
-        _replace_eval_deltas(ticket, list(eval_deltas), acting_user, reason)
+    if rows is not None:
+        _replace_eval_deltas(ticket, rows, acting_user, reason)
     return ticket
 
 
