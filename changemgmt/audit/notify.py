@@ -1,21 +1,194 @@
-"""Notifications: email to the people concerned, after the transaction commits.
+"""Notifications: recorded with the event, sent after the transaction commits.
 
-Interim version (email only); the audit app extends it with a Notification record and a
-webhook post retried by Celery. The signature is the contract other apps call.
+`notify()` writes a `Notification` row in the caller's transaction and registers its delivery with
+`transaction.on_commit`: nothing is sent if the transaction rolls back, and a failing mail server or
+webhook never breaks the request (errors are logged and the row says "failed"). The webhook post
+runs in Celery (`changemgmt.audit.tasks.post_webhook`), retried with backoff.
 """
 
+import json
+import logging
+import urllib.request
+
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 
+from changemgmt import clock
+
+from .models import Notification, NotificationStatus
+from .recording import save_audited, system_user
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_TIMEOUT_SECONDS = 10
+
 
 def notify(event: str, *, subject: str, body: str, recipients, ticket=None, payload=None):
-    """Queue a notification for after commit: nothing is sent if the transaction rolls back."""
-    recipients = sorted({r for r in recipients if r})
-    if not recipients:
+    """Record a notification of `event` and queue its delivery for after commit."""
+    recipients = sorted({r.strip() for r in recipients or () if r and r.strip()})
+    webhook = bool(settings.NOTIFY_WEBHOOK_URL)
+    if not recipients and not webhook:
+        return None
+    notification = Notification(
+        event=event,
+        ticket=ticket,
+        recipients=recipients,
+        subject=subject[:255],
+        body=body,
+        payload=payload or {},
+        status=NotificationStatus.PENDING if recipients else NotificationStatus.SKIPPED,
+        webhook_status=NotificationStatus.PENDING if webhook else NotificationStatus.SKIPPED,
+        created_at=clock.now(),
+    )
+    save_audited(notification, acting_user=system_user(), reason=f"notify: {event}")
+    transaction.on_commit(lambda: deliver(notification.pk))
+    return notification
+
+
+def deliver(notification_id: int):
+    """After commit: send the email now and queue the webhook post. Never raises."""
+    notification = Notification.objects.filter(pk=notification_id).first()
+    if notification is None:
         return
+    if notification.status == NotificationStatus.PENDING:
+        try:
+            send_mail(
+                f"[changemgmt] {notification.subject}",
+                notification.body,
+                settings.DEFAULT_FROM_EMAIL,
+                notification.recipients,
+            )
+        except Exception:
+            logger.exception("email for notification %s failed", notification_id)
+            _mark(notification_id, status=NotificationStatus.FAILED, reason="email failed")
+        else:
+            _mark(notification_id, status=NotificationStatus.SENT, reason="email sent")
+    if notification.webhook_status == NotificationStatus.PENDING and settings.NOTIFY_WEBHOOK_URL:
+        from .tasks import post_webhook
 
-    def send():
-        send_mail(f"[changemgmt] {subject}", body, settings.DEFAULT_FROM_EMAIL, recipients)
+        try:
+            post_webhook.delay(notification_id)
+        except Exception:  # broker down: log it, never break the caller
+            logger.exception("could not queue the webhook of notification %s", notification_id)
+            _mark(notification_id, webhook_status=NotificationStatus.FAILED, reason="not queued")
 
-    transaction.on_commit(send)
+
+@transaction.atomic
+def _mark(notification_id, *, reason, attempt=False, **fields):
+    notification = Notification.objects.select_for_update().get(pk=notification_id)
+    for name, value in fields.items():
+        setattr(notification, name, value)
+    if fields.get("status") == NotificationStatus.SENT:
+        notification.sent_at = clock.now()
+    if attempt:
+        notification.attempts += 1
+    save_audited(notification, acting_user=system_user(), reason=reason)
+    return notification
+
+
+def webhook_body(notification) -> dict:
+    return {
+        "id": notification.pk,
+        "event": notification.event,
+        "subject": notification.subject,
+        "body": notification.body,
+        "recipients": notification.recipients,
+        "change_id": notification.ticket.change_id if notification.ticket_id else None,
+        "payload": notification.payload,
+        "created_at": notification.created_at.isoformat(),
+    }
+
+
+def post_webhook_now(notification_id: int, *, final_attempt: bool):
+    """One webhook attempt (the Celery task's body). Raises on failure so Celery retries."""
+    notification = Notification.objects.select_related("ticket").filter(pk=notification_id).first()
+    url = settings.NOTIFY_WEBHOOK_URL
+    if notification is None or not url or notification.webhook_status == NotificationStatus.SENT:
+        return  # already delivered: a redelivered task posts nothing twice
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(webhook_body(notification)).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": "changemgmt"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
+            response.read()
+    except Exception as exc:
+        status = NotificationStatus.FAILED if final_attempt else NotificationStatus.PENDING
+        _mark(notification_id, attempt=True, webhook_status=status, reason=f"webhook: {exc}"[:200])
+        raise
+    _mark(
+        notification_id, attempt=True, webhook_status=NotificationStatus.SENT, reason="webhook sent"
+    )
+
+
+# ----- ticket lifecycle notices -----
+
+NOTIFIED_TRANSITIONS = {
+    "submit": "submitted",
+    "approve": "approved",
+    "emergency_approve": "emergency-approved",
+    "schedule": "scheduled",
+    "start": "ramp started",
+    "promote": "promoted",
+    "halt": "HALTED",
+    "resume": "resumed",
+    "roll_back": "ROLLED BACK",
+    "close": "closed",
+    "cancel": "cancelled",
+}
+
+
+def ticket_recipients(ticket) -> list[str]:
+    """The paging list, the release manager, the author and the people on the bridge."""
+    addresses = list(ticket.paging_list or [])
+    for user in (ticket.release_manager, ticket.author):
+        if user is not None and user.email:
+            addresses.append(user.email)
+    bridge = [name for name in ticket.bridge or [] if isinstance(name, str)]
+    if bridge:
+        addresses += (
+            get_user_model()
+            .objects.filter(username__in=bridge)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    return addresses
+
+
+def on_ticket_transitioned(sender, *, ticket, transition, acting_user, reason, source, **kwargs):
+    label = NOTIFIED_TRANSITIONS.get(transition)
+    if label is None:
+        return
+    actor = acting_user.get_username() if acting_user else "system"
+    lines = [
+        f"{ticket.change_id} {label} by {actor}: {ticket.title}",
+        f"State: {source} → {ticket.state}",
+        f"Feature: {ticket.feature.slug} · tier {ticket.risk_tier} · kill switch {ticket.kill_switch}",
+    ]
+    if reason:
+        lines.append(f"Reason: {reason}")
+    notify(
+        f"ticket.{transition}",
+        subject=f"{ticket.change_id} {label}: {ticket.title}",
+        body="\n".join(lines),
+        recipients=ticket_recipients(ticket),
+        ticket=ticket,
+        payload={
+            "change_id": ticket.change_id,
+            "transition": transition,
+            "from": source,
+            "to": ticket.state,
+            "actor": actor,
+            "reason": reason,
+        },
+    )
+
+
+def connect_ticket_notifications():
+    from changemgmt.tickets.services import ticket_transitioned
+
+    ticket_transitioned.connect(on_ticket_transitioned, dispatch_uid="audit_ticket_notifications")

@@ -1,0 +1,17 @@
+from celery import shared_task
+
+from .notify import post_webhook_now
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+    acks_late=True,
+)
+def post_webhook(self, notification_id: int):
+    """POST the notification as JSON to NOTIFY_WEBHOOK_URL; Celery retries a failure with backoff."""
+    post_webhook_now(notification_id, final_attempt=self.request.retries >= self.max_retries)
