@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from changemgmt.web import views as web_views
+from changemgmt.windows import feeds as windows_feeds
 
 urlpatterns = [
     path("", web_views.dashboard, name="dashboard"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("tickets/", include("changemgmt.tickets.urls")),
     path("catalog/", include("changemgmt.catalog.urls")),
     path("calendar/", include("changemgmt.windows.urls")),
+    path("calendar.ics", windows_feeds.ical_feed, name="calendar-ics"),
     path("kill-switches/", include("changemgmt.killswitches.urls")),
     path("ramps/", include("changemgmt.rollouts.urls")),
     path("audit/", include("changemgmt.audit.urls")),

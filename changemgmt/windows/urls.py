@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "windows"
-urlpatterns = []
+urlpatterns = [
+    path("", views.calendar_page, name="calendar"),
+    path("schedule/<str:change_id>/", views.schedule, name="schedule"),
+]

@@ -1,0 +1,76 @@
+"""Window use cases: booking a ticket's slot, and the freeze calendar's edits."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from changemgmt.audit.recording import save_audited
+from changemgmt.tickets import services as ticket_services
+
+from . import policy
+
+
+def bridge_warnings(ticket, start: datetime, end: datetime, acting_user=None) -> list[str]:
+    """The release manager (or the acting user) is already on another ticket's bridge then.
+
+    A warning, not a refusal: the article's release manager can run two bridges, but should know.
+    """
+    from changemgmt.tickets.models import ChangeTicket
+
+    people = {u for u in (ticket.release_manager, acting_user) if u is not None}
+    warnings = []
+    others = (
+        ChangeTicket.objects.filter(state__in=policy.BLOCKING_STATES)
+        .exclude(pk=ticket.pk)
+        .select_related("release_manager")
+        .order_by("planned_start", "id")
+    )
+    for person in people:
+        for other in others:
+            on_bridge = other.release_manager_id == person.pk or person.username in (
+                other.bridge or []
+            )
+            occupied = policy._occupied(other)
+            if on_bridge and occupied and occupied.overlaps(start, end):
+                warnings.append(
+                    f"{person.username} is already on the bridge of {other.change_id} "
+                    f"(booked {policy.local_short(other.planned_start or occupied.start)})."
+                )
+    return warnings
+
+
+@transaction.atomic
+def ticket_schedule(ticket, *, acting_user, planned_start: datetime, reason: str = ""):
+    """Book `ticket` at `planned_start`: the slot runs to the close of that window (cut short by a
+    freeze; emergency: EMERGENCY_SLOT). Returns (ticket, warnings). Raises PermissionDenied or
+    TransitionRefused, with nothing saved."""
+    if timezone.is_naive(planned_start):
+        raise ValueError("planned_start must be aware")
+    slot_ends_at = policy.slot_end_for(ticket, planned_start)
+    warnings = bridge_warnings(ticket, planned_start, slot_ends_at, acting_user)
+    ticket = ticket_services.ticket_transition(
+        ticket,
+        "schedule",
+        acting_user=acting_user,
+        reason=reason or f"booked {policy.local_short(planned_start)}",
+        planned_start=planned_start,
+        slot_ends_at=slot_ends_at,
+    )
+    return ticket, warnings
+
+
+def fill_slot_end(sender, ticket, transition, acting_user, **kwargs):
+    """A ticket scheduled through the plain transition (the API's `{"planned_start": …}`) still
+    gets its slot's end, so `start` and conflict detection know when the slot closes."""
+    if transition != "schedule" or ticket.planned_start is None:
+        return
+    if ticket.slot_ends_at and ticket.slot_ends_at > ticket.planned_start:
+        return
+    ticket.slot_ends_at = policy.slot_end_for(ticket, ticket.planned_start)
+    save_audited(
+        ticket,
+        acting_user=acting_user,
+        reason=f"slot booked until {policy.local_short(ticket.slot_ends_at)}",
+        update_fields=["slot_ends_at", "updated_at"],
+    )

@@ -1,0 +1,35 @@
+import pytest
+import time_machine
+
+from changemgmt.tickets import guards as ticket_guards
+from changemgmt.windows.models import WindowPolicy
+
+WINDOW_GUARDS = {
+    "planned_start_is_in_an_open_window",
+    "now_is_inside_the_booked_slot",
+    "promotion_is_inside_a_window_and_outside_freezes",
+}
+
+
+@pytest.fixture
+def at():
+    """Move the clock: `with at(ny(2027, 2, 10, 10)): …` (time-machine, no ticking)."""
+
+    def travel(instant):
+        return time_machine.travel(instant, tick=False)
+
+    return travel
+
+
+@pytest.fixture
+def window_policy(db):
+    return WindowPolicy.objects.create(name="Standard release window")
+
+
+@pytest.fixture
+def only_window_guards(monkeypatch):
+    """Isolate the window rules from other apps' start/promote guards (kill-switch freshness,
+    bake time), which their own tests cover."""
+    for name in ("schedule", "start", "promote"):
+        kept = [c for c in ticket_guards.registered(name) if c.guard_name in WINDOW_GUARDS]
+        monkeypatch.setitem(ticket_guards._registry, name, kept)
