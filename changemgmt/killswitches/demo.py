@@ -1,0 +1,83 @@
+"""Demo switches: the article's `gateway-policies/kill-switches.yaml`, plus the worked example's
+support-assistant, each with a passed game-day exercise dated now (so the demo can ramp at once)."""
+
+from datetime import date
+
+from changemgmt import clock
+from changemgmt.audit.recording import save_audited
+from changemgmt.catalog.models import AIFeature, AIModel, Tenant
+
+from .gamedays import default_date, quarter_of
+from .models import Exercise, FeatureSwitch, GameDay, ModelSwitch, TenantSwitch
+from .policy import policy_bump
+
+FEATURE_SWITCHES = [
+    ("policy-search-v1", True, "keyword-search-v3"),
+    ("underwriting-decision-v2", True, "human-review-queue"),
+    ("support-assistant", True, "human-agent-queue"),
+]
+MODEL_SWITCHES = [
+    ("openai.gpt-4o-2024-11", False, "anthropic.claude-sonnet-4-5"),
+    ("bedrock.anthropic.claude-haiku-4-5", False, "bedrock.anthropic.claude-sonnet-4-5"),
+]
+TENANT_SWITCHES = [
+    (
+        "enterprise-tenant-12891",
+        True,
+        "tenant compliance pause; ticket SUP-44012",
+        date(2026, 6, 30),
+    ),
+]
+REASON = "seed_demo"
+
+
+def seed(acting_user, stdout):
+    now = clock.now()
+    created = []
+    for slug, enabled, fallback in FEATURE_SWITCHES:
+        feature = AIFeature.objects.get(slug=slug)
+        if not FeatureSwitch.objects.filter(feature=feature).exists():
+            created.append(FeatureSwitch(feature=feature, enabled=enabled, fallback=fallback))
+    for model_id, disabled, fallback in MODEL_SWITCHES:
+        model = AIModel.objects.get(model_id=model_id)
+        if not ModelSwitch.objects.filter(model=model).exists():
+            created.append(
+                ModelSwitch(
+                    model=model,
+                    disabled=disabled,
+                    fallback_model=AIModel.objects.get(model_id=fallback),
+                )
+            )
+    for tenant_id, ai_disabled, reason, expires in TENANT_SWITCHES:
+        tenant = Tenant.objects.get(tenant_id=tenant_id)
+        if not TenantSwitch.objects.filter(tenant=tenant).exists():
+            created.append(
+                TenantSwitch(tenant=tenant, ai_disabled=ai_disabled, reason=reason, expires=expires)
+            )
+    if not created:
+        return
+    quarter = quarter_of(now.date())
+    game_day = GameDay.objects.filter(quarter=quarter).first() or save_audited(
+        GameDay(quarter=quarter, scheduled_for=default_date(quarter, now.date())),
+        acting_user=acting_user,
+        reason=REASON,
+    )
+    for switch in created:
+        switch.last_exercised_at = now
+        save_audited(switch, acting_user=acting_user, reason=REASON)
+        save_audited(
+            Exercise(
+                game_day=game_day,
+                switch_path=switch.path,
+                canary_slice="1%",
+                flipped_at=now,
+                fallback_verified=True,
+                evidence="seed_demo: fallback served on the canary slice",
+                restored_at=now,
+                performed_by=acting_user,
+            ),
+            acting_user=acting_user,
+            reason=REASON,
+        )
+    version = policy_bump(REASON)
+    stdout.write(f"Kill switches: {len(created)} created, gateway policy v{version}.")

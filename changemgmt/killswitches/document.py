@@ -1,0 +1,102 @@
+"""The gateway policy document: the article's `gateway-policies/kill-switches.yaml`, and the JSON
+twin gateways read from the API (the same switches, plus the registered sections such as ramps).
+
+The YAML is written by hand rather than by yaml.dump so it keeps the article's exact text: two-space
+indentation, the comment on the model list, a quoted reason and a bare expiry date.
+"""
+
+import json
+import re
+
+from .models import FeatureSwitch, ModelSwitch, TenantSwitch
+
+HEADER = "# gateway-policies/kill-switches.yaml"
+MODEL_COMMENT = "# Set to true to immediately stop new traffic to this model"
+
+# A scalar YAML reads back as the same string without quotes (and not as a bool, null or number).
+_PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9._/-]*$")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+
+
+def _scalar(value: str) -> str:
+    if _PLAIN.match(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return _quoted(value)
+
+
+def _quoted(value: str) -> str:
+    # A JSON string is a valid YAML double-quoted scalar.
+    return json.dumps(value)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def switches():
+    features = FeatureSwitch.objects.select_related("feature").order_by("pk")
+    models = ModelSwitch.objects.select_related("model", "fallback_model").order_by("pk")
+    tenants = TenantSwitch.objects.select_related("tenant").order_by("pk")
+    return list(features), list(models), list(tenants)
+
+
+def render_yaml() -> str:
+    features, models, tenants = switches()
+    lines = [HEADER]
+    lines.append("feature_kill_switches:" + ("" if features else " {}"))
+    for s in features:
+        lines += [
+            f"  {_scalar(s.feature.slug)}:",
+            f"    enabled: {_bool(s.enabled)}",
+            f"    fallback: {_scalar(s.fallback)}",
+        ]
+    lines.append("model_kill_switches:" + ("" if models else " []"))
+    if models:
+        lines.append(f"  {MODEL_COMMENT}")
+    for s in models:
+        lines += [
+            f"  - model: {_scalar(s.model.model_id)}",
+            f"    disabled: {_bool(s.disabled)}",
+            f"    fallback_model: {_scalar(s.fallback_model.model_id)}",
+        ]
+    lines.append("tenant_kill_switches:" + ("" if tenants else " {}"))
+    for s in tenants:
+        lines += [
+            f"  {_scalar(s.tenant.tenant_id)}:",
+            f"    ai_disabled: {_bool(s.ai_disabled)}",
+            f"    reason: {_quoted(s.reason)}",
+            f"    expires: {s.expires.isoformat() if s.expires else 'null'}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def switches_json() -> dict:
+    features, models, tenants = switches()
+    return {
+        "feature_kill_switches": {
+            s.feature.slug: {"enabled": s.enabled, "fallback": s.fallback} for s in features
+        },
+        "model_kill_switches": [
+            {
+                "model": s.model.model_id,
+                "disabled": s.disabled,
+                "fallback_model": s.fallback_model.model_id,
+            }
+            for s in models
+        ],
+        "tenant_kill_switches": {
+            s.tenant.tenant_id: {
+                "ai_disabled": s.ai_disabled,
+                "reason": s.reason,
+                "expires": s.expires.isoformat() if s.expires else None,
+            }
+            for s in tenants
+        },
+    }
+
+
+def render_json(version: int, sections: dict) -> str:
+    body = {"version": version, **switches_json()}
+    for name, build in sections.items():
+        body[name] = build()
+    return json.dumps(body, separators=(",", ":"), sort_keys=False)

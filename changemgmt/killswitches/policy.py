@@ -1,0 +1,151 @@
+"""The versioned gateway policy: sections, the version counter, and the stored documents.
+
+Contract for other apps:
+- `register_policy_section(name, build)`: `build()` returns a JSON-able value put under `name` in
+  the JSON document (rollouts registers "ramps"). Call `policy_bump(reason)` in the transaction
+  that changes what a section returns; ticket transitions that move ramps bump it already.
+- `policy_bump(reason) -> int`: the next version, taken under a row lock. The document for it is
+  built once after commit (or by the first reader that finds it missing) and then only served.
+
+Serving is the hot path (every gateway polls it): read the current version (one tiny query), then
+serve stored bytes. The ETag is derived from that DB version, never from per-process memory, so a
+flip shows in the very next request on every web process.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.dispatch import receiver
+
+from changemgmt import clock
+from changemgmt.tickets.services import ticket_transitioned
+
+from . import document, signing
+from .models import PolicyDocument, PolicyVersion
+
+_sections: dict[str, Callable[[], object]] = {}
+
+# Ticket transitions that change the active ramps in the JSON document.
+RAMP_TRANSITIONS = {"start", "promote", "halt", "resume", "roll_back", "close", "cancel"}
+
+
+def register_policy_section(name: str, build: Callable[[], object]) -> None:
+    if name == "version" or name.endswith("_kill_switches"):
+        raise ValueError(f"policy section name {name!r} is reserved")
+    _sections[name] = build
+
+
+def policy_sections() -> dict[str, Callable[[], object]]:
+    return dict(_sections)
+
+
+def current_version() -> int:
+    return _current()[0]
+
+
+def _current() -> tuple[int, str]:
+    found = PolicyVersion.objects.filter(pk=1).values_list("current", "token").first()
+    return found or (0, "")
+
+
+@transaction.atomic
+def policy_bump(reason: str) -> int:
+    """Take the next policy version (monotonic across processes: the counter row is locked)."""
+    row = PolicyVersion.objects.select_for_update().filter(pk=1).first()
+    if row is None:
+        try:
+            with transaction.atomic():
+                PolicyVersion.objects.create(pk=1, current=0)
+        except IntegrityError:
+            pass
+        row = PolicyVersion.objects.select_for_update().get(pk=1)
+    row.current += 1
+    row.token = uuid.uuid4().hex
+    row.changed_at = clock.now()
+    row._change_reason = (reason or "policy change")[:500]
+    row.save()
+    transaction.on_commit(ensure_document, robust=True)
+    return row.current
+
+
+@dataclass(frozen=True)
+class Served:
+    version: int
+    yaml: bytes
+    json: bytes
+    yaml_signature: str
+    json_signature: str
+
+    def etag(self, fmt: str) -> str:
+        return etag_for(self.version, fmt)
+
+
+def etag_for(version: int, fmt: str) -> str:
+    return f'"policy-v{version}-{fmt}"'
+
+
+def _served(doc: PolicyDocument) -> Served:
+    return Served(
+        doc.version,
+        doc.yaml_text.encode(),
+        doc.json_text.encode(),
+        doc.yaml_signature,
+        doc.json_signature,
+    )
+
+
+@transaction.atomic
+def ensure_document() -> Served:
+    """Build the document of the current version if nobody has yet; return it.
+
+    Holding the counter row's lock while building means no bump can commit halfway through: the
+    document for version N holds exactly the switches as of N.
+    """
+    row = PolicyVersion.objects.select_for_update().filter(pk=1).first()
+    version = row.current if row else 0
+    doc = PolicyDocument.objects.filter(version=version).first()
+    if doc is None:
+        yaml_text = document.render_yaml()
+        json_text = document.render_json(version, _sections)
+        doc = PolicyDocument.objects.create(
+            version=version,
+            yaml_text=yaml_text,
+            json_text=json_text,
+            yaml_signature=signing.sign(yaml_text.encode()),
+            json_signature=signing.sign(json_text.encode()),
+            built_at=clock.now(),
+        )
+    return _served(doc)
+
+
+# Documents never change once built, so a per-process copy keyed by the version read from the
+# database is never stale. The random token of each bump keeps a recreated database (tests, a
+# restore) from matching an old copy with the same number.
+_memo: dict[tuple[int, str], Served] = {}
+
+
+def current() -> tuple[int, str]:
+    """(version, token) of the policy now: the one query of the hot path."""
+    return _current()
+
+
+def served(at: tuple[int, str] | None = None) -> Served:
+    at = at or _current()
+    found = _memo.get(at)
+    if found is not None:
+        return found
+    doc = PolicyDocument.objects.filter(version=at[0]).first()
+    found = _served(doc) if doc is not None else ensure_document()
+    if found.version == at[0]:
+        if len(_memo) > 8:
+            _memo.clear()
+        _memo[at] = found
+    return found
+
+
+@receiver(ticket_transitioned, dispatch_uid="killswitches.policy.bump_on_ramp_change")
+def bump_on_ramp_change(sender, ticket, transition, **kwargs):
+    if transition in RAMP_TRANSITIONS:
+        policy_bump(f"ticket {ticket.change_id}: {transition}")
