@@ -4,3 +4,26 @@ from django.apps import AppConfig
 class RolloutsConfig(AppConfig):
     name = "changemgmt.rollouts"
     label = "rollouts"
+    verbose_name = "Canary ramps"
+
+    def ready(self):
+        from django.db.models.signals import post_save
+
+        from changemgmt.tickets.models import ChangeTicket
+        from changemgmt.tickets.services import ticket_transitioned
+
+        from . import guards, receivers  # noqa: F401  (guards register on import)
+
+        ticket_transitioned.connect(
+            receivers.ticket_transitioned, sender=ChangeTicket, dispatch_uid="rollouts-ramp"
+        )
+        post_save.connect(
+            receivers.ticket_saved, sender=ChangeTicket, dispatch_uid="rollouts-default-plan"
+        )
+        try:
+            from changemgmt.killswitches.policy import register_policy_section
+        except ImportError:
+            return  # the gateway policy is not there yet: nothing to publish to
+        from .gateway import active_ramps
+
+        register_policy_section("ramps", active_ramps)

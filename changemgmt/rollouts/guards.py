@@ -1,0 +1,88 @@
+"""The ramp's rules on ticket transitions, registered on import (RolloutsConfig.ready()).
+
+`promote` carries the same guards for the sweeper and for a release manager's "promote now":
+one path, one set of rules. The windows app registers the window/freeze guard on `promote`.
+"""
+
+from changemgmt import clock
+from changemgmt.tickets.guards import register
+
+from . import health
+from .models import RolloutPolicy
+from .plans import plan_of, plan_problems
+
+
+@register("start")
+def ramp_plan_is_valid(ticket):
+    """The ramp plan is valid: caps, audience order, ends at 100%."""
+    plan = plan_of(ticket)
+    if not plan:
+        return "The ticket has no ramp plan."
+    problems = plan_problems(plan, ticket, RolloutPolicy.current().region_rings)
+    if problems:
+        return "The ramp plan is invalid: " + " ".join(problems)
+    return None
+
+
+def _ramp_before_final_stage(ticket):
+    """The ramp, or None when promote is only the bookkeeping step into `deployed` (the ramp
+    already carries the last stage's traffic)."""
+    ramp = health.ramp_of(ticket)
+    if ramp is None or ramp.current_index < 0:
+        return "missing"
+    if health.is_at_last_stage(ticket, ramp):
+        return None
+    return ramp
+
+
+@register("promote")
+def stage_bake_has_elapsed(ticket):
+    """The current stage has baked for its full time."""
+    ramp = _ramp_before_final_stage(ticket)
+    if ramp == "missing":
+        return "The ramp has not started."
+    if ramp is None:
+        return None
+    ends = health.bake_ends_at(ticket, ramp)
+    if ends is not None and clock.now() < ends:
+        stage = health.current_stage(ticket)
+        return (
+            f"The {stage.percent}% stage bakes until {ends:%a %Y-%m-%d %H:%M} UTC "
+            f"({stage.bake_minutes} min)."
+        )
+    return None
+
+
+@register("promote")
+def stage_has_minimum_samples(ticket):
+    """The current stage has the minimum number of health samples (no data is not healthy)."""
+    ramp = _ramp_before_final_stage(ticket)
+    if ramp is None or ramp == "missing":
+        return None
+    missing = health.missing_samples(ticket, ramp)
+    if missing:
+        needed = health.min_samples(ticket)
+        named = ", ".join(f"{metric} ({count} more)" for metric, count in missing.items())
+        return f"Not enough health samples ({needed} per metric per stage): {named}."
+    return None
+
+
+@register("promote")
+def every_gating_guard_is_healthy(ticket):
+    """Every gating guard is within its threshold in the current stage."""
+    ramp = _ramp_before_final_stage(ticket)
+    if ramp is None or ramp == "missing":
+        return None
+    finding = health.worst_finding(ticket, ramp)
+    if finding:
+        return f"Guard breached: {finding.guard.metric} {finding.value:g} > {finding.threshold:g}."
+    return None
+
+
+@register("resume")
+def every_breach_is_acknowledged(ticket):
+    """Every breach is acknowledged by a release manager before the ramp resumes."""
+    open_breaches = ticket.breaches.filter(acknowledged_at__isnull=True).count()
+    if open_breaches:
+        return f"Acknowledge the breach first ({open_breaches} unacknowledged)."
+    return None

@@ -1,0 +1,122 @@
+"""Reading a ramp's health: pure queries the guards, the sweeper and the pages share.
+
+Definitions (DESIGN.md: "a stage needs a minimum number of samples, and no data is not healthy"):
+- A stage's *window* is the current stage's samples observed since `Ramp.bake_started_at` (stage
+  entry, or the last resume).
+- *Enough samples*: every gating guard's metric (not observe-only) has at least the tier's
+  `TierPolicy.min_samples_per_stage` samples in the window. With no gating guard at all, the total
+  number of samples in the window must reach it instead.
+- *Healthy*: no gating guard has a sample in the window above its threshold.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from changemgmt.catalog.models import TierPolicy
+
+from .models import HealthSample, Ramp
+
+
+@dataclass
+class Finding:
+    guard: object
+    value: float
+    severe: bool
+
+    @property
+    def threshold(self) -> float:
+        return self.guard.severe_threshold if self.severe else self.guard.threshold
+
+
+def ramp_of(ticket) -> Ramp | None:
+    try:
+        return ticket.ramp
+    except Ramp.DoesNotExist:
+        return None
+
+
+def current_stage(ticket):
+    ramp = ramp_of(ticket)
+    if ramp is None or ramp.current_index < 0:
+        return None
+    return ticket.ramp_stages.filter(index=ramp.current_index).first()
+
+
+def window_samples(ticket, ramp):
+    qs = HealthSample.objects.filter(ticket=ticket, stage_index=ramp.current_index)
+    if ramp.bake_started_at:
+        qs = qs.filter(observed_at__gte=ramp.bake_started_at)
+    return qs
+
+
+def gating_guards(ticket) -> list:
+    return [g for g in ticket.guards.all() if not g.observe_only]
+
+
+def min_samples(ticket) -> int:
+    return TierPolicy.for_tier(ticket.risk_tier).min_samples_per_stage
+
+
+def sample_counts(ticket, ramp) -> dict[str, int]:
+    counts = {}
+    for metric in window_samples(ticket, ramp).values_list("metric", flat=True):
+        counts[metric] = counts.get(metric, 0) + 1
+    return counts
+
+
+def missing_samples(ticket, ramp) -> dict[str, int]:
+    """Metric (or "total") -> how many samples are still missing; {} when there are enough."""
+    needed = min_samples(ticket)
+    counts = sample_counts(ticket, ramp)
+    gating = gating_guards(ticket)
+    if not gating:
+        total = sum(counts.values())
+        return {"total": needed - total} if total < needed else {}
+    return {
+        g.metric: needed - counts.get(g.metric, 0)
+        for g in gating
+        if counts.get(g.metric, 0) < needed
+    }
+
+
+def worst_finding(ticket, ramp) -> Finding | None:
+    """The worst breach in the window: a severe one first, else the largest excess."""
+    findings = []
+    guards = {g.metric: g for g in gating_guards(ticket)}
+    if not guards:
+        return None
+    samples = window_samples(ticket, ramp).filter(metric__in=list(guards))
+    for metric, value in samples.values_list("metric", "value"):
+        guard = guards[metric]
+        if guard.breaches_severely(value):
+            findings.append(Finding(guard, value, severe=True))
+        elif guard.breaches(value):
+            findings.append(Finding(guard, value, severe=False))
+    if not findings:
+        return None
+    return max(
+        findings,
+        key=lambda f: (f.severe, f.guard.measure(f.value) / (f.threshold or 1e-12)),
+    )
+
+
+def bake_ends_at(ticket, ramp=None) -> datetime | None:
+    ramp = ramp or ramp_of(ticket)
+    stage = current_stage(ticket)
+    if ramp is None or stage is None or ramp.bake_started_at is None:
+        return None
+    return ramp.bake_started_at + timedelta(minutes=stage.bake_minutes)
+
+
+def latest_values(ticket, stage_index=None) -> dict[str, float]:
+    qs = HealthSample.objects.filter(ticket=ticket)
+    if stage_index is not None:
+        qs = qs.filter(stage_index=stage_index)
+    latest = {}
+    for metric, value in qs.order_by("observed_at", "id").values_list("metric", "value"):
+        latest[metric] = value
+    return latest
+
+
+def is_at_last_stage(ticket, ramp) -> bool:
+    return ramp.current_index >= ticket.ramp_stages.count() - 1

@@ -1,0 +1,108 @@
+"""Ramp plans as data: the tier default, and the rules a plan must keep (blast-radius caps).
+
+A plan is a list of dicts {percent, bake_minutes, tenant_segments, regions, cohorts}. The same
+rules check the plan form, the `start` guard and the hypothesis test. An empty audience list means
+"not restricted" (everyone), so once a stage is unrestricted every later stage must be too.
+"""
+
+from changemgmt.catalog.models import Segment, TierPolicy, default_ramp_for
+
+AUDIENCE_KEYS = ("tenant_segments", "regions", "cohorts")
+
+
+def default_plan(tier: str) -> list[dict]:
+    stages = TierPolicy.for_tier(tier).default_ramp or default_ramp_for(tier)
+    return [
+        {
+            "percent": int(stage["percent"]),
+            "bake_minutes": int(stage.get("bake_minutes", 0)),
+            "tenant_segments": list(stage.get("tenant_segments", [])),
+            "regions": list(stage.get("regions", [])),
+            "cohorts": list(stage.get("cohorts", [])),
+        }
+        for stage in stages
+    ]
+
+
+def projected_users(users_served: int, percent: int) -> int:
+    return users_served * percent // 100
+
+
+def _ring_problem(values: list[str], rings: list[list[str]], label: str) -> str | None:
+    """A stage reaching ring k must include every member of the rings before k."""
+    ring_of = {member: k for k, ring in enumerate(rings) for member in ring}
+    unknown = [v for v in values if v not in ring_of]
+    if unknown:
+        return f"unknown {label} {', '.join(unknown)} (known: {', '.join(ring_of)})"
+    if not values:
+        return None
+    widest = max(ring_of[v] for v in values)
+    skipped = [m for ring in rings[:widest] for m in ring if m not in values]
+    if skipped:
+        order = " → ".join(", ".join(ring) for ring in rings)
+        return f"{label} skip the ring order ({order}): add {', '.join(skipped)} first"
+    return None
+
+
+def plan_problems(plan: list[dict], ticket, region_rings: list[list[str]]) -> list[str]:
+    """Every rule the plan breaks, as sentences; [] when the plan is valid for `ticket`."""
+    problems = []
+    if len(plan) < 2:
+        return ["A ramp needs at least one canary stage before 100%."]
+    if plan[-1]["percent"] != 100:
+        problems.append("The plan must end at 100%.")
+    cap = ticket.max_traffic_percent
+    users_served = ticket.feature.users_served
+    segment_rings = [[segment] for segment in Segment.order()]
+    for i, stage in enumerate(plan):
+        n, percent, last = i + 1, stage["percent"], i == len(plan) - 1
+        if not 1 <= percent <= 100:
+            problems.append(f"Stage {n}: traffic must be between 1 and 100%.")
+        if i and percent <= plan[i - 1]["percent"]:
+            problems.append(f"Stage {n}: traffic must grow ({plan[i - 1]['percent']}% before it).")
+        if not last:
+            if percent > cap:
+                problems.append(
+                    f"Stage {n}: {percent}% exceeds the ticket's max traffic of {cap}% "
+                    "(only the last stage may)."
+                )
+            users = projected_users(users_served, percent)
+            if users > ticket.users_affected:
+                problems.append(
+                    f"Stage {n}: {percent}% projects {users:,} users, over the ticket's "
+                    f"{ticket.users_affected:,} users affected."
+                )
+            if stage["bake_minutes"] < 1:
+                problems.append(f"Stage {n}: a canary stage needs a bake time.")
+        for key, rings, label in (
+            ("tenant_segments", segment_rings, "tenant segments"),
+            ("regions", region_rings, "regions"),
+        ):
+            problem = _ring_problem(stage.get(key, []), rings, label)
+            if problem:
+                problems.append(f"Stage {n}: {problem}.")
+        if i:
+            before = plan[i - 1]
+            for key in AUDIENCE_KEYS:
+                previous, current = set(before.get(key, [])), set(stage.get(key, []))
+                shrinks = (not previous and current) or (current and not previous <= current)
+                if shrinks:
+                    lost = sorted(previous - current) or ["everyone"]
+                    problems.append(
+                        f"Stage {n}: the audience shrinks ({key.replace('_', ' ')} loses "
+                        f"{', '.join(lost)}); audiences only grow."
+                    )
+    return problems
+
+
+def plan_of(ticket) -> list[dict]:
+    return [
+        {
+            "percent": s.percent,
+            "bake_minutes": s.bake_minutes,
+            "tenant_segments": list(s.tenant_segments),
+            "regions": list(s.regions),
+            "cohorts": list(s.cohorts),
+        }
+        for s in ticket.ramp_stages.order_by("index")
+    ]
