@@ -1,0 +1,363 @@
+"""Forms for filing and editing a ticket, taking a transition and casting a CAB vote.
+
+The ticket form is a ModelForm over the ticket's content (never `state`); saving goes through
+services.ticket_create / ticket_update, which re-validate inside the transaction.
+"""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models import Q
+
+from changemgmt import roles
+from changemgmt.catalog.models import AIFeature, AIModel, RiskTier, Tenant
+
+from .models import CHECKLIST_ITEMS, ChangeTicket, Decision
+
+BASE_REGIONS = ("AU", "CA", "EU", "US")
+
+# What a person fills in, in the order they think about it (the article's ticket fields).
+SECTIONS = (
+    ("What", ("title", "summary", "feature", "classification", "risk_tier")),
+    ("Rollback & kill switch", ("rollback_plan", "kill_switch")),
+    ("Blast radius", ("users_affected", "regions", "max_traffic_percent")),
+    (
+        "Linked artifacts",
+        ("pr_url", "prompt_version", "candidate_model", "model_card_url", "risk_review_ticket"),
+    ),
+    ("Release window", ("release_manager", "bridge_url", "bridge", "paging_list")),
+    ("Emergency", ("emergency", "emergency_justification")),
+)
+FORM_FIELDS = tuple(name for _, names in SECTIONS for name in names) + (
+    "eval_regression_justification",
+)
+
+
+def split_list(value: str) -> list[str]:
+    """'a, b;c\\nd' -> ['a', 'b', 'c', 'd'] (people paste lists in every shape)."""
+    for sep in (";", "\n"):
+        value = value.replace(sep, ",")
+    items = []
+    for item in value.split(","):
+        item = item.strip()
+        if item and item not in items:
+            items.append(item)
+    return items
+
+
+def kill_switch_choices(current: str = "") -> list:
+    groups = [
+        (
+            "Feature switches",
+            [f"feature:{s}" for s in AIFeature.objects.values_list("slug", flat=True)],
+        ),
+        (
+            "Model switches",
+            [f"model:{m}" for m in AIModel.objects.values_list("model_id", flat=True)],
+        ),
+        (
+            "Tenant switches",
+            [f"tenant:{t}" for t in Tenant.objects.values_list("tenant_id", flat=True)],
+        ),
+    ]
+    choices = [("", "— the switch that turns this change off —")]
+    known = set()
+    for label, paths in groups:
+        if paths:
+            choices.append((label, [(p, p) for p in paths]))
+            known.update(paths)
+    if current and current not in known:
+        # Kept so an edit does not silently drop it; the completeness check names the problem.
+        choices.append((current, f"{current} (not in the catalog)"))
+    return choices
+
+
+def region_choices(current=()) -> list[tuple[str, str]]:
+    regions = set(BASE_REGIONS) | set(current or ())
+    for served in AIFeature.objects.values_list("regions", flat=True):
+        regions.update(r for r in served or () if isinstance(r, str))
+    regions.update(Tenant.objects.values_list("region", flat=True))
+    return [(r, r) for r in sorted(regions)]
+
+
+class BootstrapMixin:
+    def _style_widgets(self):
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxSelectMultiple | forms.RadioSelect):
+                continue
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
+
+    def mark_invalid_fields(self):
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
+                widget.attrs["aria-invalid"] = "true"
+
+
+class TicketForm(BootstrapMixin, forms.ModelForm):
+    wide_fields = {"title", "summary", "rollback_plan", "regions", "paging_list"}
+
+    risk_tier = forms.ChoiceField(
+        required=False,
+        choices=[("", "Same as the feature")] + list(RiskTier.choices),
+        help_text="Inherited from the feature; you may raise it, never lower it.",
+    )
+    kill_switch = forms.ChoiceField(required=False, label="Kill-switch path")
+    regions = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Regions reached"
+    )
+    bridge = forms.CharField(
+        required=False,
+        label="People on the bridge",
+        help_text="Usernames, comma-separated.",
+    )
+    paging_list = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Email addresses paged during the ramp, comma-separated.",
+    )
+    release_manager = forms.ModelChoiceField(
+        required=False, queryset=get_user_model().objects.none(), empty_label="— not yet —"
+    )
+
+    class Meta:
+        model = ChangeTicket
+        fields = FORM_FIELDS
+        widgets = {
+            "summary": forms.Textarea(attrs={"rows": 3}),
+            "rollback_plan": forms.Textarea(
+                attrs={
+                    "rows": 4,
+                    "placeholder": "1. Flip the kill switch … 2. Re-pin … 3. Confirm …",
+                }
+            ),
+            "emergency_justification": forms.Textarea(attrs={"rows": 2}),
+            "eval_regression_justification": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {
+            "pr_url": "Pull request URL",
+            "model_card_url": "Model card URL",
+            "risk_review_ticket": "AI Risk Review ticket",
+            "max_traffic_percent": "Max % of traffic during the ramp",
+            "users_affected": "Users affected",
+            "bridge_url": "Bridge URL",
+            "emergency": "This is an emergency change",
+            "eval_regression_justification": "Eval regression justification",
+        }
+        help_texts = {
+            "rollback_plan": "Specific steps, for every tier: 'feels reversible' is not a plan.",
+            "risk_review_ticket": "Required for Medium and High tier.",
+            "eval_regression_justification": "Required when a metric regresses beyond the tier's "
+            "tolerance; the CAB reads it.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        ticket = self.instance
+        self.fields["feature"].queryset = AIFeature.objects.order_by("slug")
+        self.fields["kill_switch"].choices = kill_switch_choices(ticket.kill_switch)
+        self.fields["regions"].choices = region_choices(ticket.regions)
+        user_model = get_user_model()
+        managers = Q(groups__name=roles.RELEASE_MANAGER, is_active=True)
+        if ticket.release_manager_id:
+            managers |= Q(pk=ticket.release_manager_id)
+        self.fields["release_manager"].queryset = (
+            user_model.objects.filter(managers).distinct().order_by("username")
+        )
+        if ticket.pk:
+            self.initial["bridge"] = ", ".join(ticket.bridge or [])
+            self.initial["paging_list"] = ", ".join(ticket.paging_list or [])
+        self._style_widgets()
+
+    @property
+    def sections(self):
+        return [(title, [self[name] for name in names]) for title, names in SECTIONS]
+
+    def clean_bridge(self):
+        usernames = split_list(self.cleaned_data["bridge"])
+        known = set(
+            get_user_model()
+            .objects.filter(username__in=usernames)
+            .values_list("username", flat=True)
+        )
+        unknown = [u for u in usernames if u not in known]
+        if unknown:
+            raise ValidationError("Unknown username(s): " + ", ".join(unknown) + ".")
+        return usernames
+
+    def clean_paging_list(self):
+        addresses = split_list(self.cleaned_data["paging_list"])
+        bad = []
+        for address in addresses:
+            try:
+                validate_email(address)
+            except ValidationError:
+                bad.append(address)
+        if bad:
+            raise ValidationError("Not an email address: " + ", ".join(bad) + ".")
+        return addresses
+
+    def clean(self):
+        cleaned = super().clean()
+        feature = cleaned.get("feature")
+        tier = cleaned.get("risk_tier")
+        if feature is not None:
+            if not tier:
+                cleaned["risk_tier"] = feature.risk_tier
+            elif RiskTier.rank(tier) < RiskTier.rank(feature.risk_tier):
+                self.add_error(
+                    "risk_tier",
+                    f"The tier may be raised, never lowered below the feature's "
+                    f"{feature.risk_tier} ({feature.slug}).",
+                )
+        elif not tier:
+            cleaned["risk_tier"] = RiskTier.MEDIUM  # only so model validation runs; feature errs
+        if cleaned.get("emergency") and not (cleaned.get("emergency_justification") or "").strip():
+            self.add_error(
+                "emergency_justification", "An emergency change needs its justification."
+            )
+        return cleaned
+
+    def service_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in FORM_FIELDS}
+
+
+def _as_bool(value):
+    return value in (True, "True", "true", "1", "on")
+
+
+class EvalDeltaForm(BootstrapMixin, forms.Form):
+    metric = forms.CharField(max_length=80)
+    baseline = forms.FloatField()
+    candidate = forms.FloatField()
+    higher_is_better = forms.TypedChoiceField(
+        coerce=_as_bool,
+        choices=[("True", "higher is better"), ("False", "lower is better")],
+        initial="True",
+        label="Direction",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._style_widgets()
+        for name in ("baseline", "candidate"):
+            self.fields[name].widget.attrs["step"] = "any"
+
+    def clean_metric(self):
+        return self.cleaned_data["metric"].strip()
+
+    @property
+    def delta(self):
+        """candidate − baseline from what the person typed (or the stored row)."""
+        try:
+            if self.is_bound:
+                baseline = float(self.data.get(self.add_prefix("baseline")))
+                candidate = float(self.data.get(self.add_prefix("candidate")))
+            else:
+                baseline = float(self.initial["baseline"])
+                candidate = float(self.initial["candidate"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return round(candidate - baseline, 10)
+
+
+class BaseEvalDeltaFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        seen = set()
+        for form in self.forms:
+            if self.can_delete and self._should_delete_form(form):
+                continue
+            metric = form.cleaned_data.get("metric")
+            if not metric:
+                continue
+            if metric in seen:
+                form.add_error("metric", f"{metric} is listed twice; one row per metric.")
+            seen.add(metric)
+
+    def rows(self) -> list[dict]:
+        return [
+            {
+                k: form.cleaned_data[k]
+                for k in ("metric", "baseline", "candidate", "higher_is_better")
+            }
+            for form in self.forms
+            if form.cleaned_data.get("metric") and not self._should_delete_form(form)
+        ]
+
+
+EvalDeltaFormSet = forms.formset_factory(
+    EvalDeltaForm,
+    formset=BaseEvalDeltaFormSet,
+    extra=2,
+    can_delete=True,
+    max_num=50,
+    validate_max=True,
+)
+
+
+def eval_formset(ticket=None, data=None):
+    initial = None
+    if ticket is not None and ticket.pk:
+        initial = [
+            {
+                "metric": d.metric,
+                "baseline": d.baseline,
+                "candidate": d.candidate,
+                "higher_is_better": str(d.higher_is_better),
+            }
+            for d in ticket.eval_deltas.all()
+        ]
+    return EvalDeltaFormSet(data=data, initial=initial, prefix="evals")
+
+
+class ScheduleForm(forms.Form):
+    planned_start = forms.DateTimeField(
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        error_messages={"required": "Pick a planned start.", "invalid": "Enter a date and time."},
+    )
+
+
+class CloseForm(forms.Form):
+    review_notes = forms.CharField(max_length=10000, required=False)
+    metrics_held = forms.BooleanField(required=False)
+
+
+class VoteForm(BootstrapMixin, forms.Form):
+    decision = forms.ChoiceField(
+        choices=Decision.choices, widget=forms.RadioSelect, initial=Decision.APPROVE
+    )
+    comment = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required to request changes or reject.",
+    )
+
+    def __init__(self, *args, seats=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        for item, label in CHECKLIST_ITEMS.items():
+            self.fields[item] = forms.BooleanField(required=False, label=label)
+        if len(seats) > 1:
+            self.fields["seat"] = forms.ChoiceField(
+                choices=[(s, roles.ROLE_LABELS.get(s, s)) for s in seats],
+                help_text="You hold several seats; pick the one you vote in.",
+            )
+        self._style_widgets()
+
+    @property
+    def checklist_fields(self):
+        return [self[item] for item in CHECKLIST_ITEMS]
+
+    def checklist(self) -> dict:
+        return {item: bool(self.cleaned_data.get(item)) for item in CHECKLIST_ITEMS}

@@ -1,0 +1,426 @@
+"""Ticket pages and CAB pages. Each view: fetch with an access check, validate, call the service,
+redirect. Every action is a plain POST form; htmx only refreshes the CAB agenda."""
+
+import zoneinfo
+from datetime import datetime, timedelta
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from changemgmt import clock, roles
+from changemgmt.audit.timeline import ticket_timeline
+from changemgmt.web.panels import collect
+
+from . import rules, services
+from .filters import TicketFilter
+from .forms import CloseForm, ScheduleForm, TicketForm, VoteForm, eval_formset
+from .models import CHECKLIST_ITEMS, TRANSITIONS, ChangeTicket, State
+
+# The window policy's zone (DESIGN.md): times are read and shown there unless the viewer set one.
+POLICY_ZONE = "America/New_York"
+CAB_TARGET = timedelta(days=1)  # one business day from submission to a CAB decision
+PAGE_SIZE = 25
+
+TRANSITION_LABELS = {
+    "submit": "Submit",
+    "withdraw": "Withdraw",
+    "request_changes": "Request changes",
+    "reject": "Reject",
+    "emergency_approve": "Emergency approve",
+    "schedule": "Schedule",
+    "start": "Start ramp",
+    "promote": "Promote",
+    "halt": "Halt",
+    "resume": "Resume",
+    "roll_back": "Roll back",
+    "close": "Close",
+    "cancel": "Cancel",
+}
+DANGER = {"halt", "roll_back", "reject", "cancel"}
+
+
+def viewer_zone(request) -> zoneinfo.ZoneInfo:
+    """The viewer's zone (a `tz` cookie the browser may set), else the window policy's zone."""
+    name = request.COOKIES.get("tz") or POLICY_ZONE
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(POLICY_ZONE)
+
+
+def _require_reader(request):
+    if not roles.is_human_reader(request.user):
+        raise PermissionDenied("Your account has no role that may read change tickets.")
+
+
+def _ticket(change_id) -> ChangeTicket:
+    return get_object_or_404(
+        ChangeTicket.objects.select_related("feature", "author", "release_manager"),
+        change_id=change_id,
+    )
+
+
+def _render(request, template, context, status=200):
+    with timezone.override(viewer_zone(request)):
+        context.setdefault("viewer_zone", str(viewer_zone(request)))
+        context.setdefault("policy_zone", POLICY_ZONE)
+        return render(request, template, context, status=status)
+
+
+# ----- list -----
+
+
+def ticket_list(request):
+    _require_reader(request)
+    queryset = ChangeTicket.objects.select_related("feature", "author", "release_manager")
+    filters = TicketFilter(request.GET or None, queryset=queryset)
+    tickets = filters.qs if filters.is_bound else queryset
+    page = Paginator(tickets.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return _render(
+        request,
+        "tickets/list.html",
+        {
+            "filter": filters,
+            "page": page,
+            "query": query.urlencode(),
+            "now": clock.now(),
+            "may_file": roles.has_role(request.user, roles.AUTHOR),
+        },
+    )
+
+
+# ----- file and edit -----
+
+
+def _apply_service_errors(form, error: ValidationError):
+    if hasattr(error, "error_dict"):
+        for field, messages_ in error.message_dict.items():
+            target = field if field in form.fields else None
+            for message in messages_:
+                form.add_error(target, message)
+    else:
+        for message in error.messages:
+            form.add_error(None, message)
+
+
+def _ticket_form_page(request, *, ticket=None):
+    instance = ticket if ticket is not None else ChangeTicket()
+    if request.method == "POST":
+        form = TicketForm(request.POST, instance=instance)
+        evals = eval_formset(ticket, data=request.POST)
+        if form.is_valid() and evals.is_valid():
+            try:
+                if ticket is None:
+                    saved = services.ticket_create(
+                        acting_user=request.user,
+                        data=form.service_data(),
+                        eval_deltas=evals.rows(),
+                    )
+                    messages.success(request, f"{saved.change_id} filed as a draft.")
+                else:
+                    saved = services.ticket_update(
+                        ticket,
+                        acting_user=request.user,
+                        data=form.service_data(),
+                        eval_deltas=evals.rows(),
+                    )
+                    messages.success(request, f"{saved.change_id} saved.")
+                return redirect("tickets:detail", change_id=saved.change_id)
+            except ValidationError as error:
+                _apply_service_errors(form, error)
+    else:
+        form = TicketForm(instance=instance)
+        evals = eval_formset(ticket)
+    form.mark_invalid_fields()
+    for row in evals.forms:
+        row.mark_invalid_fields()
+    status = 400 if request.method == "POST" else 200
+    return _render(
+        request,
+        "tickets/form.html",
+        {"form": form, "evals": evals, "ticket": ticket},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def ticket_new(request):
+    if not roles.has_role(request.user, roles.AUTHOR):
+        raise PermissionDenied("Only an author may file a change ticket.")
+    return _ticket_form_page(request)
+
+
+@require_http_methods(["GET", "POST"])
+def ticket_edit(request, change_id):
+    _require_reader(request)
+    ticket = _ticket(change_id)
+    if ticket.author_id != request.user.pk:
+        raise PermissionDenied("Only the ticket's author may edit it.")
+    if not ticket.is_editable:
+        # The record is written before the deploy, never after (the article's common mistakes).
+        return _render(request, "tickets/frozen.html", {"ticket": ticket}, status=409)
+    try:
+        return _ticket_form_page(request, ticket=ticket)
+    except services.TicketFrozen:
+        # Submitted by another tab between the page load and the save.
+        return _render(request, "tickets/frozen.html", {"ticket": _ticket(change_id)}, status=409)
+
+
+# ----- detail -----
+
+
+def _actions(ticket, user):
+    actions = []
+    for name, reasons in services.offered_transitions(ticket, user).items():
+        actions.append(
+            {
+                "name": name,
+                "label": TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize()),
+                "reasons": reasons,
+                "needs_reason": name in services.REASON_REQUIRED,
+                "danger": name in DANGER,
+            }
+        )
+    return actions
+
+
+def _eval_rows(ticket):
+    """(row, regressed beyond the tier's tolerance) for the eval-delta table."""
+    regressions = {d.pk for d in rules.regressions_beyond_tolerance(ticket)}
+    return [(d, d.pk in regressions) for d in ticket.eval_deltas.all()]
+
+
+def _cab_seats(ticket):
+    """Each seat that counts for this ticket's quorum, with its current-round vote (if any)."""
+    votes = rules.current_votes(ticket)
+    missing = set(rules.quorum_missing_seats(ticket))
+    seats = list(rules.required_seats(ticket))
+    seats += [seat for seat in votes if seat not in seats]  # an extra seat that voted anyway
+    return [
+        {
+            "seat": seat,
+            "label": roles.ROLE_LABELS.get(seat, seat),
+            "vote": votes.get(seat),
+            "missing": seat in missing,
+        }
+        for seat in seats
+    ]
+
+
+def ticket_detail(request, change_id):
+    _require_reader(request)
+    ticket = _ticket(change_id)
+    seats = services.seats_of(request.user)
+    retro_votes = list(ticket.votes.select_related("voter").filter(retrospective=True))
+    return _render(
+        request,
+        "tickets/detail.html",
+        {
+            "ticket": ticket,
+            "eval_rows": _eval_rows(ticket),
+            "problems": rules.completeness_problems(ticket) if ticket.is_editable else {},
+            "retro_votes": retro_votes,
+            "cab_seats": _cab_seats(ticket),
+            "missing_seats": rules.quorum_missing_seats(ticket),
+            "actions": _actions(ticket, request.user),
+            "may_review": bool(seats)
+            and ticket.author_id != request.user.pk
+            and _reviewable(ticket),
+            "may_edit": ticket.is_editable and ticket.author_id == request.user.pk,
+            "timeline": ticket_timeline(ticket),
+            "panels": collect("ticket_panel", request, ticket=ticket),
+            "checklist_labels": CHECKLIST_ITEMS,
+        },
+    )
+
+
+# ----- transitions -----
+
+
+def _transition_params(request, name):
+    """The inputs a transition takes from the page, or raise ValueError with what is wrong."""
+    if name == "schedule":
+        with timezone.override(viewer_zone(request)):
+            form = ScheduleForm(request.POST)
+            if not form.is_valid():
+                raise ValueError("Planned start: " + " ".join(form.errors["planned_start"]))
+            return {"planned_start": form.cleaned_data["planned_start"]}
+    if name == "close":
+        form = CloseForm(request.POST)
+        if not form.is_valid():
+            raise ValueError(" ".join(m for ms in form.errors.values() for m in ms))
+        return {
+            "review_notes": form.cleaned_data["review_notes"].strip(),
+            "metrics_held": form.cleaned_data["metrics_held"],
+        }
+    return {}
+
+
+@require_POST
+def ticket_transition(request, change_id, name):
+    _require_reader(request)
+    if name not in TRANSITIONS:
+        raise Http404("No such transition.")
+    ticket = _ticket(change_id)
+    reason = request.POST.get("reason", "")[:5000]
+    try:
+        params = _transition_params(request, name)
+    except ValueError as error:
+        messages.error(request, f"{TRANSITION_LABELS.get(name, name)} refused: {error}")
+        return redirect("tickets:detail", change_id=ticket.change_id)
+    try:
+        ticket = services.ticket_transition(
+            ticket, name, acting_user=request.user, reason=reason, **params
+        )
+    except services.TransitionRefused as refused:
+        label = TRANSITION_LABELS.get(name, name)
+        messages.error(
+            request, f"{label} refused: " + " ".join(reason for _, reason in refused.reasons)
+        )
+        return redirect("tickets:detail", change_id=ticket.change_id)
+    messages.success(request, f"{ticket.change_id} is now {ticket.get_state_display().lower()}.")
+    return redirect("tickets:detail", change_id=ticket.change_id)
+
+
+# ----- CAB agenda -----
+
+
+def business_age(start: datetime, end: datetime, zone=None) -> timedelta:
+    """Time between `start` and `end` that fell on Monday–Friday (in the policy's zone)."""
+    zone = zone or zoneinfo.ZoneInfo(POLICY_ZONE)
+    start, end = start.astimezone(zone), end.astimezone(zone)
+    total = timedelta()
+    cursor = start
+    while cursor < end:
+        next_midnight = datetime.combine(
+            cursor.date() + timedelta(days=1), datetime.min.time(), tzinfo=zone
+        )
+        segment_end = min(next_midnight, end)
+        if cursor.weekday() < 5:
+            total += segment_end - cursor
+        cursor = segment_end
+    return total
+
+
+def _agenda_item(ticket, now):
+    age = business_age(ticket.submitted_at or ticket.created_at, now)
+    return {
+        "ticket": ticket,
+        "missing_seats": rules.quorum_missing_seats(ticket),
+        "votes": rules.current_votes(ticket),
+        "business_age": age,
+        "business_hours": int(age.total_seconds() // 3600),
+        "overdue": age > CAB_TARGET,
+    }
+
+
+def cab_queue():
+    return (
+        ChangeTicket.objects.filter(state=State.SUBMITTED)
+        .select_related("feature", "author", "release_manager")
+        .order_by("submitted_at", "id")
+    )
+
+
+def _agenda_context(request):
+    now = clock.now()
+    retrospective = (
+        ChangeTicket.objects.filter(retrospective_due=True)
+        .exclude(state__in=[State.DRAFT, State.SUBMITTED])
+        .select_related("feature", "author")
+        .order_by("approved_at", "id")
+    )
+    return {
+        "items": [_agenda_item(t, now) for t in cab_queue()],
+        "retrospective": list(retrospective),
+        "now": now,
+        "my_seats": services.seats_of(request.user),
+    }
+
+
+def cab_agenda(request):
+    _require_reader(request)
+    template = "tickets/_cab_agenda_items.html" if request.htmx else "tickets/cab_agenda.html"
+    return _render(request, template, _agenda_context(request))
+
+
+def cab_agenda_items(request):
+    _require_reader(request)
+    return _render(request, "tickets/_cab_agenda_items.html", _agenda_context(request))
+
+
+# ----- CAB review -----
+
+
+def _reviewable(ticket) -> bool:
+    return ticket.state == State.SUBMITTED or (
+        ticket.retrospective_due and ticket.state not in (State.DRAFT, State.SUBMITTED)
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def cab_review(request, change_id):
+    _require_reader(request)
+    ticket = _ticket(change_id)
+    seats = services.seats_of(request.user)
+    context = {
+        "ticket": ticket,
+        "problems": rules.completeness_problems(ticket),
+        "missing_seats": rules.quorum_missing_seats(ticket),
+        "required_seats": rules.required_seats(ticket),
+        "votes": rules.current_votes(ticket),
+        "eval_rows": _eval_rows(ticket),
+        "reviewable": _reviewable(ticket),
+        "retrospective": ticket.retrospective_due and ticket.state != State.SUBMITTED,
+    }
+    if ticket.author_id == request.user.pk:
+        context["refusal"] = "The author cannot vote on their own ticket."
+        return _render(request, "tickets/review.html", context, status=403)
+    if not seats:
+        raise PermissionDenied("Only a CAB seat may review and vote.")
+    form = VoteForm(request.POST or None, seats=seats)
+    status = 200
+    checklist_errors = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.vote_cast(
+                ticket,
+                acting_user=request.user,
+                decision=form.cleaned_data["decision"],
+                comment=form.cleaned_data["comment"],
+                checklist=form.checklist(),
+                seat=form.cleaned_data.get("seat"),
+            )
+        except services.VoteRefused as refused:
+            if refused.field == "checklist":
+                checklist_errors.append(str(refused))  # shown beside the checklist
+            else:
+                form.add_error(
+                    refused.field if refused.field in form.fields else None, str(refused)
+                )
+        except PermissionDenied as denied:
+            form.add_error(None, str(denied))
+        except services.TransitionRefused as refused:
+            form.add_error(None, " ".join(r for _, r in refused.reasons))
+        else:
+            ticket.refresh_from_db()
+            messages.success(
+                request,
+                f"Vote recorded on {ticket.change_id}; it is {ticket.get_state_display().lower()}.",
+            )
+            return redirect("tickets:detail", change_id=ticket.change_id)
+    if request.method == "POST":
+        status = 400
+    form.mark_invalid_fields()
+    context["form"] = form
+    context["checklist_errors"] = checklist_errors
+    return _render(request, "tickets/review.html", context, status=status)

@@ -1,0 +1,49 @@
+// Eval-delta rows on the ticket form: add and remove rows, show the derived delta as you type.
+// Everything here is optional: without JavaScript the form offers empty rows and delete boxes.
+(function () {
+  "use strict";
+  var form = document.getElementById("ticket-form");
+  if (!form) return;
+  var body = document.querySelector("#eval-rows tbody");
+  var template = document.getElementById("eval-row-template");
+  var total = form.querySelector("input[name='evals-TOTAL_FORMS']");
+
+  document.querySelectorAll("[data-js-only]").forEach(function (el) { el.classList.remove("d-none"); });
+  document.querySelectorAll("[data-nojs-only]").forEach(function (el) { el.classList.add("d-none"); });
+
+  function updateDelta(row) {
+    var baseline = row.querySelector("input[name$='-baseline']");
+    var candidate = row.querySelector("input[name$='-candidate']");
+    var cell = row.querySelector(".eval-delta");
+    if (!baseline || !candidate || !cell) return;
+    var b = parseFloat(baseline.value), c = parseFloat(candidate.value);
+    cell.textContent = isFinite(b) && isFinite(c) ? (+(c - b).toFixed(4)).toString() : "—";
+  }
+
+  body.addEventListener("input", function (event) {
+    var row = event.target.closest("tr.eval-row");
+    if (row) updateDelta(row);
+  });
+
+  body.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-remove-eval-row]");
+    if (!button) return;
+    var row = button.closest("tr.eval-row");
+    var del = row.querySelector("input[name$='-DELETE']");
+    if (del) del.checked = true;  // the formset skips it; the server decides, as without JS
+    row.classList.add("d-none");
+  });
+
+  var add = document.querySelector("[data-add-eval-row]");
+  if (add && template && total) {
+    add.addEventListener("click", function () {
+      var index = parseInt(total.value, 10);
+      var html = template.innerHTML.replace(/__prefix__/g, String(index));
+      body.insertAdjacentHTML("beforeend", html);
+      total.value = String(index + 1);
+      body.querySelectorAll("[data-js-only]").forEach(function (el) { el.classList.remove("d-none"); });
+      var first = body.lastElementChild.querySelector("input");
+      if (first) first.focus();
+    });
+  }
+})();
