@@ -1,0 +1,155 @@
+"""The printed table (the same numbers as latest.json, one line per measurement)."""
+
+
+def _verdict(entry):
+    if entry.get("available") is False:
+        return "n/a"
+    if "pass" not in entry:
+        return ""
+    return "PASS" if entry["pass"] else "MISS"
+
+
+def _fmt(value, unit=""):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}{unit}" if abs(value) < 100 else f"{value:,.0f}{unit}"
+    return f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+
+
+def rows(results):
+    suites = results.get("suites", {})
+    out = []
+    gateway = suites.get("gateway")
+    if gateway:
+        if gateway.get("available") is False or "targets" not in gateway:
+            out.append(
+                (
+                    "gateway policy",
+                    "-",
+                    gateway.get("why") or gateway.get("error"),
+                    "",
+                    _verdict(gateway),
+                )
+            )
+        else:
+            for name, t in gateway["targets"].items():
+                out.append(
+                    (
+                        f"gateway {name}",
+                        t["path"],
+                        f"{_fmt(t['rps'])} req/s, p50 {_fmt(t['p50_ms'])} ms, "
+                        f"p99 {_fmt(t['p99_ms'])} ms, x{_fmt(t['ratio_to_trivial'])} trivial",
+                        t.get("target", "baseline"),
+                        _verdict(t),
+                    )
+                )
+    prop = suites.get("propagation")
+    if prop:
+        value = (
+            prop.get("why") or prop.get("error")
+            if prop.get("available") is False or "error" in prop
+            else f"median {_fmt(prop['median_ms'])} ms, p95 {_fmt(prop['p95_ms'])} ms, "
+            f"max {_fmt(prop['max_ms'])} ms ({prop['seen']}/{prop['flips']} seen)"
+        )
+        out.append(
+            ("kill-switch propagation", "flip -> policy", value, "<= 100 ms", _verdict(prop))
+        )
+    pages = suites.get("pages")
+    if pages:
+        small, large = pages["small"], pages["large"]
+        out.append(
+            (
+                "pages: data",
+                "",
+                f"{small['tickets']:,} -> {large['tickets']:,} tickets, "
+                f"{large['ticket_history_rows']:,} history rows, "
+                f"{_fmt(large['audit_records'])} audit records",
+                "",
+                "",
+            )
+        )
+        for name, p in pages["pages"].items():
+            if not p.get("available"):
+                out.append((f"page {name}", "", p.get("why"), "", "n/a"))
+                continue
+            out.append(
+                (
+                    f"page {name}",
+                    p["path"],
+                    f"queries {p['queries_small']} -> {p['queries_large']}, p95 "
+                    f"{_fmt(p['p95_small_ms'])} -> {_fmt(p['p95_large_ms'])} ms "
+                    f"(x{_fmt(p['p95_ratio'])})",
+                    "queries const, p95 <= 1.5x",
+                    _verdict(p),
+                )
+            )
+    roll = suites.get("rollouts")
+    if roll:
+        if roll.get("available") is False or "error" in roll:
+            out.append(
+                ("advance_rollouts", "", roll.get("why") or roll.get("error"), "", _verdict(roll))
+            )
+        else:
+            out.append(
+                (
+                    "advance_rollouts",
+                    f"{roll['ramping']:,} ramping",
+                    f"tick {_fmt(roll['tick_s_median'])} s, "
+                    f"{_fmt(roll['queries_per_ticket'])} queries/ticket",
+                    roll["target"],
+                    _verdict(roll),
+                )
+            )
+            out.append(
+                (
+                    "breach -> halt",
+                    "",
+                    f"sample->halt {_fmt(roll['breach_to_halt_s'])} s "
+                    f"in a tick; worst case {_fmt(roll['breach_to_halt_bound_s'])} s",
+                    "<= 2 beats (120 s)",
+                    "PASS" if roll.get("breach_pass") else "MISS",
+                )
+            )
+    csv = suites.get("csv")
+    if csv:
+        if csv.get("available") is False or "error" in csv:
+            out.append(
+                ("audit CSV export", "", csv.get("why") or csv.get("error"), "", _verdict(csv))
+            )
+        else:
+            out.append(
+                (
+                    "audit CSV export",
+                    f"{csv['rows']:,} rows",
+                    f"{_fmt(csv['seconds_download'])} s, {_fmt(csv['mb'])} MB, worker RSS "
+                    f"+{_fmt(csv['rss_growth_mb'])} MB",
+                    csv["target"],
+                    _verdict(csv),
+                )
+            )
+    return out
+
+
+def table(results):
+    header = ("measurement", "target/path", "result", "target", "")
+    lines = [header, *rows(results)]
+    widths = [min(max(len(str(line[i] or "")) for line in lines), 70) for i in range(5)]
+    rendered = []
+    for n, line in enumerate(lines):
+        rendered.append(
+            "  ".join(
+                str(cell or "").ljust(w)[: max(w, 70)] for cell, w in zip(line, widths, strict=True)
+            )
+        )
+        if n == 0:
+            rendered.append("  ".join("-" * w for w in widths))
+    machine = results.get("machine", {})
+    rendered.append("")
+    rendered.append(
+        f"machine: {machine.get('cpus')} CPUs ({machine.get('cpu_model')}), "
+        f"{machine.get('memory_gb')} GB, Python {machine.get('python')}, Django "
+        f"{machine.get('django')}, PostgreSQL {machine.get('postgresql')}, "
+        f"Redis {machine.get('redis')}; {results.get('seconds')} s"
+    )
+    return "\n".join(rendered)

@@ -1,0 +1,353 @@
+"""The measurements. Each returns a dict; {"available": False, "why": ...} when what it measures
+has not been built yet, so the harness runs against whatever the tree holds today."""
+
+import http.client
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from . import env
+
+JSON_POLICY = "/api/v1/gateway-policy"
+YAML_POLICY = "/gateway-policies/kill-switches.yaml"
+TRIVIAL = "/bench/trivial"
+FLIP = "/api/v1/kill-switches/feature/policy-search-v1/flip/"
+FLIP_FEATURE = "policy-search-v1"
+
+
+@dataclass
+class Context:
+    port: int
+    load: object  # loadgen.LoadGenerator
+    gunicorn: object
+    log: object
+    rounds: int
+    burst_s: float
+    page_requests: int
+    flips: int
+    tokens: dict = field(default_factory=dict)
+    sessions: dict = field(default_factory=dict)
+
+
+def not_available(why):
+    return {"available": False, "why": why}
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _round(value, digits=2):
+    return None if value is None else round(value, digits)
+
+
+# ----- a. gateway policy vs the trivial view -----
+
+
+def gateway_policy(ctx: Context) -> dict:
+    auth = {"Authorization": f"Token {ctx.tokens['gateway']}"}
+    targets = {"trivial": (TRIVIAL, {})}
+    missing = []
+    for name, path in (("json", JSON_POLICY), ("yaml", YAML_POLICY)):
+        status, headers, _ = env.request("GET", ctx.port, path, headers=auth)
+        if status != 200:
+            missing.append(f"{path} answered {status}")
+            continue
+        targets[f"{name}_200"] = (path, auth)
+        etag = headers.get("etag")
+        if etag:
+            targets[f"{name}_304"] = (path, {**auth, "If-None-Match": etag})
+        else:
+            missing.append(f"{path} sends no ETag")
+    if len(targets) == 1:
+        return not_available("; ".join(missing))
+
+    names = list(targets)
+    per_round = {name: [] for name in names}
+    for round_no in range(ctx.rounds):
+        # Rotate the order each round so no target always runs first (warm-up, drift).
+        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        for name in order:
+            path, headers = targets[name]
+            per_round[name].append(
+                ctx.load.run(path, headers=headers, duration_s=ctx.burst_s, max_requests=100_000)
+            )
+        ctx.log(
+            f"    round {round_no + 1}/{ctx.rounds}: "
+            + ", ".join(f"{n} {per_round[n][-1]['rps']:.0f}/s" for n in names)
+        )
+
+    results = {"available": True, "missing": missing, "targets": {}}
+    for name in names:
+        runs = per_round[name]
+        ratios = [
+            run["rps"] / base["rps"]
+            for run, base in zip(runs, per_round["trivial"], strict=True)
+            if base["rps"]
+        ]
+        statuses = {}
+        for run in runs:
+            for status, count in run["statuses"].items():
+                statuses[str(status)] = statuses.get(str(status), 0) + count
+        entry = {
+            "path": targets[name][0],
+            "rps": _round(median(r["rps"] for r in runs), 1),
+            "p50_ms": _round(median(r["p50_ms"] for r in runs)),
+            "p99_ms": _round(median(r["p99_ms"] for r in runs)),
+            "ratio_to_trivial": _round(median(ratios), 3),
+            "ratio_per_round": [_round(r, 3) for r in ratios],
+            "statuses": statuses,
+        }
+        expected = "304" if name.endswith("_304") else "200"
+        if name != "trivial":
+            target = 0.9 if expected == "304" else 0.8
+            entry["target"] = f"requests/s >= {target} x trivial"
+            entry["all_status_" + expected] = set(statuses) == {expected}
+            entry["pass"] = bool(
+                entry["ratio_to_trivial"] is not None
+                and entry["ratio_to_trivial"] >= target
+                and entry["all_status_" + expected]
+            )
+        results["targets"][name] = entry
+    return results
+
+
+# ----- b. kill-switch propagation -----
+
+
+def find_feature_enabled(document, slug=FLIP_FEATURE):
+    """The `enabled` value of feature `slug`, wherever the document keeps it (None: not found)."""
+    if isinstance(document, dict):
+        for key in ("feature_kill_switches", "features"):
+            section = document.get(key)
+            if isinstance(section, dict) and isinstance(section.get(slug), dict):
+                if "enabled" in section[slug]:
+                    return section[slug]["enabled"]
+        for key, value in document.items():
+            if key == slug and isinstance(value, dict) and "enabled" in value:
+                return value["enabled"]
+            found = find_feature_enabled(value, slug)
+            if found is not None:
+                return found
+    elif isinstance(document, list):
+        for item in document:
+            if (
+                isinstance(item, dict)
+                and slug in (item.get("feature"), item.get("slug"), item.get("key"))
+                and "enabled" in item
+            ):
+                return item["enabled"]
+            found = find_feature_enabled(item, slug)
+            if found is not None:
+                return found
+    return None
+
+
+def propagation(ctx: Context) -> dict:
+    reader = {"Authorization": f"Token {ctx.tokens['gateway']}"}
+    flipper = {"Authorization": f"Token {ctx.tokens['platform_team']}"}
+    status, headers, body = env.request("GET", ctx.port, JSON_POLICY, headers=reader)
+    if status != 200:
+        return not_available(f"{JSON_POLICY} answered {status}")
+    enabled = find_feature_enabled(json.loads(body))
+    if enabled is None:
+        return not_available(f"{FLIP_FEATURE} not found in the JSON policy")
+    etag = headers.get("etag", "")
+    flip_conn = http.client.HTTPConnection(env.HOST, ctx.port, timeout=30)
+    poll_conn = http.client.HTTPConnection(env.HOST, ctx.port, timeout=30)
+    times_ms, polls, failures = [], [], []
+    for i in range(ctx.flips):
+        engaged = bool(enabled)  # engaged = the AI is off: flip to the other state each time
+        status, _, body = env.request(
+            "POST",
+            ctx.port,
+            FLIP,
+            headers=flipper,
+            body={"engaged": engaged, "reason": "bench"},
+            conn=flip_conn,
+        )
+        flipped_at = time.perf_counter()
+        if status == 404 and i == 0:
+            return not_available(f"{FLIP} answered 404")
+        if status >= 300:
+            failures.append(f"flip {i + 1}: {status} {body[:200]!r}")
+            continue
+        n = 0
+        while True:
+            n += 1
+            status, headers, body = env.request(
+                "GET",
+                ctx.port,
+                JSON_POLICY,
+                conn=poll_conn,
+                headers={**reader, "If-None-Match": etag},
+            )
+            if status == 200:
+                etag = headers.get("etag", "")
+                if find_feature_enabled(json.loads(body)) == (not engaged):
+                    times_ms.append((time.perf_counter() - flipped_at) * 1000)
+                    polls.append(n)
+                    enabled = not engaged
+                    break
+            if time.perf_counter() - flipped_at > 10:
+                failures.append(f"flip {i + 1}: not visible after 10 s")
+                enabled = not engaged
+                break
+    flip_conn.close()
+    poll_conn.close()
+    result = {
+        "available": True,
+        "flips": ctx.flips,
+        "seen": len(times_ms),
+        "median_ms": _round(median(times_ms)),
+        "p95_ms": _round(
+            sorted(times_ms)[max(0, int(len(times_ms) * 0.95) - 1)] if times_ms else None
+        ),
+        "max_ms": _round(max(times_ms) if times_ms else None),
+        "polls_median": median(polls),
+        "failures": failures,
+        "target": "every flip visible <= 100 ms after the flip response",
+    }
+    result["pass"] = bool(times_ms and not failures and max(times_ms) <= 100)
+    return result
+
+
+# ----- c. pages at two data sizes -----
+
+PAGES = {
+    "dashboard": ("/", "release_manager"),
+    "ticket_list": ("/tickets/", "release_manager"),
+    "audit_log": ("/audit/", "auditor"),
+}
+
+
+def page_queries(log) -> dict:
+    """SQL queries per page, counted in-process through the test client (second, warm request)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    for name, (path, username) in PAGES.items():
+        client = Client()
+        client.force_login(get_user_model().objects.get(username=username))
+        first = client.get(path)
+        if first.status_code != 200:
+            counts[name] = {"available": False, "why": f"{path} answered {first.status_code}"}
+            continue
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path)
+        queries = captured.captured_queries
+        slowest = sorted(queries, key=lambda q: float(q["time"]), reverse=True)[:3]
+        counts[name] = {
+            "available": True,
+            "status": response.status_code,
+            "queries": len(queries),
+            "sql_ms": round(sum(float(q["time"]) for q in queries) * 1000, 1),
+            "slowest": [
+                {"ms": round(float(q["time"]) * 1000, 1), "sql": q["sql"][:300]} for q in slowest
+            ],
+        }
+    return counts
+
+
+def page_latency(ctx: Context, available: list[str]) -> dict:
+    """p95 over HTTP through gunicorn, one request at a time, interleaved with the trivial view."""
+    targets = {"trivial": (TRIVIAL, {})}
+    for name in available:
+        path, username = PAGES[name]
+        if username not in ctx.sessions:
+            ctx.sessions[username] = env.login_session(ctx.port, username)
+        targets[name] = (path, {"Cookie": ctx.sessions[username]})
+    per_round = {name: [] for name in targets}
+    names = list(targets)
+    for round_no in range(ctx.rounds):
+        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        for name in order:
+            path, headers = targets[name]
+            per_round[name].append(
+                ctx.load.run(
+                    path,
+                    headers=headers,
+                    duration_s=60,
+                    max_requests=ctx.page_requests,
+                    concurrency=1,
+                )
+            )
+        ctx.log(
+            f"    round {round_no + 1}/{ctx.rounds}: "
+            + ", ".join(f"{n} p95 {per_round[n][-1]['p95_ms'] or 0:.1f} ms" for n in names)
+        )
+    out = {}
+    for name, runs in per_round.items():
+        statuses = {}
+        for run in runs:
+            for status, count in run["statuses"].items():
+                statuses[str(status)] = statuses.get(str(status), 0) + count
+        out[name] = {
+            "p50_ms": _round(median(r["p50_ms"] for r in runs)),
+            "p95_ms": _round(median(r["p95_ms"] for r in runs)),
+            "requests": sum(r["requests"] for r in runs),
+            "statuses": statuses,
+        }
+    return out
+
+
+def pages_at_size(ctx: Context, label: str) -> dict:
+    from . import datagen
+
+    ctx.log(f"  queries per page ({label}) …")
+    queries = page_queries(ctx.log)
+    available = [name for name, q in queries.items() if q.get("available")]
+    latency = page_latency(ctx, available) if available else {}
+    return {
+        "tickets": datagen.ticket_count(),
+        "ticket_history_rows": datagen.history_count(),
+        "audit_records": datagen.audit_model().objects.count() if datagen.audit_model() else None,
+        "queries": queries,
+        "latency": latency,
+    }
+
+
+def compare_sizes(small: dict, large: dict) -> dict:
+    out = {}
+    for name in PAGES:
+        q_small, q_large = small["queries"].get(name, {}), large["queries"].get(name, {})
+        if not (q_small.get("available") and q_large.get("available")):
+            out[name] = not_available(q_large.get("why") or q_small.get("why"))
+            continue
+        p_small = small["latency"][name]["p95_ms"]
+        p_large = large["latency"][name]["p95_ms"]
+        t_small = small["latency"]["trivial"]["p95_ms"]
+        t_large = large["latency"]["trivial"]["p95_ms"]
+        ratio = p_large / p_small if p_small else None
+        ok_statuses = all(
+            set(size["latency"][name]["statuses"]) == {"200"} for size in (small, large)
+        )
+        out[name] = {
+            "available": True,
+            "path": PAGES[name][0],
+            "queries_small": q_small["queries"],
+            "queries_large": q_large["queries"],
+            "queries_constant": q_large["queries"] <= q_small["queries"],
+            "p95_small_ms": p_small,
+            "p95_large_ms": p_large,
+            "p95_ratio": _round(ratio, 2),
+            # The same ratio with each p95 taken relative to the trivial view of its phase.
+            "p95_ratio_vs_trivial": _round(
+                (p_large / t_large) / (p_small / t_small)
+                if p_small and t_small and t_large
+                else None,
+                2,
+            ),
+            "all_status_200": ok_statuses,
+            "slowest_queries_large": q_large["slowest"],
+            "target": "queries constant; p95(large) <= 1.5 x p95(small)",
+        }
+        out[name]["pass"] = bool(
+            out[name]["queries_constant"] and ratio is not None and ratio <= 1.5 and ok_statuses
+        )
+    return out
