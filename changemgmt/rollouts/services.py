@@ -240,26 +240,27 @@ def rollout_promote_now(ticket, *, acting_user, reason: str = "") -> ChangeTicke
 # ----- the sweeper -----
 
 
-def _hold(ticket, ramp, stage, now) -> str:
+def _hold(ticket, ramp, stage, now) -> str | None:
     """Bake over without the minimum samples: hold, and tell the release manager once."""
-    if ramp.inconclusive_notified_index != ramp.current_index:
-        ramp.inconclusive_notified_index = ramp.current_index
-        save_audited(ramp, acting_user=system_user(), reason="inconclusive: held for samples")
-        missing = health.missing_samples(ticket, ramp)
-        named = ", ".join(f"{metric} ({count} more)" for metric, count in missing.items())
-        rm = ticket.release_manager
-        notify(
-            "ramp_inconclusive",
-            subject=f"{ticket.change_id} held at {stage.percent}%: inconclusive",
-            body=(
-                f"The {stage.percent}% stage of {ticket.change_id} finished its bake without the "
-                f"minimum health samples; inconclusive is not healthy, so it holds. Missing: "
-                f"{named}."
-            ),
-            recipients=[rm.email] if rm else [],
-            ticket=ticket,
-            payload={"stage": stage.index, "missing": missing},
-        )
+    if ramp.inconclusive_notified_index == ramp.current_index:
+        return None  # still held; already told
+    ramp.inconclusive_notified_index = ramp.current_index
+    save_audited(ramp, acting_user=system_user(), reason="inconclusive: held for samples")
+    missing = health.missing_samples(ticket, ramp)
+    named = ", ".join(f"{metric} ({count} more)" for metric, count in missing.items())
+    rm = ticket.release_manager
+    notify(
+        "ramp_inconclusive",
+        subject=f"{ticket.change_id} held at {stage.percent}%: inconclusive",
+        body=(
+            f"The {stage.percent}% stage of {ticket.change_id} finished its bake without the "
+            f"minimum health samples; inconclusive is not healthy, so it holds. Missing: "
+            f"{named}."
+        ),
+        recipients=[rm.email] if rm else [],
+        ticket=ticket,
+        payload={"stage": stage.index, "missing": missing},
+    )
     return "held: inconclusive"
 
 
