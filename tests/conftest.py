@@ -23,6 +23,8 @@ def _isolated_cache(settings, tmp_path):
     }
     settings.AXES_ENABLED = False
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Every persona and factory user hashes a password: PBKDF2 costs ~0.5 s each on CI.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _persona(role):
