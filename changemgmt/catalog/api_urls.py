@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns = []
+from . import api
+
+router = SimpleRouter()
+router.register("features", api.FeatureViewSet, basename="api-feature")
+router.register("models", api.ModelViewSet, basename="api-model")
+router.register("tenants", api.TenantViewSet, basename="api-tenant")
+router.register("cohorts", api.CohortViewSet, basename="api-cohort")
+
+urlpatterns = router.urls

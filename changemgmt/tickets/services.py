@@ -331,16 +331,21 @@ class TicketFrozen(Exception):
     """After approval the ticket's fields are frozen: a change needs a new ticket."""
 
 
-@transaction.atomic
-def ticket_update(ticket, *, acting_user, data: dict, eval_deltas=None, reason: str = "edited"):
-    ticket = _lock(ticket)
-    if ticket.author_id != acting_user.pk:
+def ticket_check_editable(ticket, *, acting_user):
+    """Raise PermissionDenied unless `acting_user` is the author, TicketFrozen unless a draft."""
+    if acting_user is None or ticket.author_id != acting_user.pk:
         raise PermissionDenied("Only the ticket's author may edit it.")
     if not ticket.is_editable:
         raise TicketFrozen(
             f"{ticket.change_id} is {ticket.get_state_display().lower()}: fields are frozen after "
             "submission and approval; withdraw it (if submitted) or file a new ticket."
         )
+
+
+@transaction.atomic
+def ticket_update(ticket, *, acting_user, data: dict, eval_deltas=None, reason: str = "edited"):
+    ticket = _lock(ticket)
+    ticket_check_editable(ticket, acting_user=acting_user)
     _apply(ticket, data)
     _validate(ticket)
     rows = clean_eval_deltas(list(eval_deltas)) if eval_deltas is not None else None

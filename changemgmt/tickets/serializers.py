@@ -1,0 +1,317 @@
+"""The ticket as the API speaks it (DESIGN.md, "API shapes").
+
+One serializer reads and writes the documented shape: blast radius, artifacts and the release
+window are nested objects on the wire and flat fields on the model (nested serializers with
+`source="*"`). Input is checked here for types and sizes; the service checks it again (the web
+form and the API share one set of rules) and owns every state and permission rule.
+"""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from changemgmt import roles
+from changemgmt.catalog.models import AIFeature, RiskTier
+
+from . import rules
+from .models import CHECKLIST_ITEMS, TRANSITIONS, ChangeTicket, Classification, Decision, Vote
+
+TEXT_MAX = 5000
+BIG_INT_MAX = 9_223_372_036_854_775_807
+
+
+class StrictFloatField(serializers.FloatField):
+    """A number: true/false are not numbers, and NaN/Infinity are refused (DRF does that)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true/false only (DRF would also take "yes", 1, "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class EvalDeltaSerializer(serializers.Serializer):
+    metric = serializers.CharField(max_length=80)
+    baseline = StrictFloatField()
+    candidate = StrictFloatField()
+    higher_is_better = StrictBooleanField(default=True)
+    delta = serializers.FloatField(read_only=True)
+
+
+class BlastRadiusSerializer(serializers.Serializer):
+    users_affected = StrictIntegerField(min_value=0, max_value=BIG_INT_MAX, required=False)
+    regions = serializers.ListField(
+        child=serializers.CharField(max_length=8), max_length=100, required=False
+    )
+    max_traffic_percent = StrictIntegerField(min_value=1, max_value=100, required=False)
+
+
+class ArtifactsSerializer(serializers.Serializer):
+    pr_url = serializers.URLField(max_length=500, allow_blank=True, required=False)
+    prompt_version = serializers.CharField(max_length=120, allow_blank=True, required=False)
+    candidate_model = serializers.CharField(max_length=120, allow_blank=True, required=False)
+    model_card_url = serializers.URLField(max_length=500, allow_blank=True, required=False)
+    risk_review_ticket = serializers.CharField(max_length=60, allow_blank=True, required=False)
+
+
+class ReleaseWindowSerializer(serializers.Serializer):
+    planned_start = serializers.DateTimeField(allow_null=True, required=False)
+    slot_ends_at = serializers.DateTimeField(read_only=True)
+    bridge_url = serializers.URLField(max_length=500, allow_blank=True, required=False)
+    bridge = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        max_length=100,
+        required=False,
+        help_text="Usernames on the bridge.",
+    )
+    paging_list = serializers.ListField(
+        child=serializers.EmailField(max_length=254), max_length=100, required=False
+    )
+
+    def validate_bridge(self, usernames):
+        known = set(
+            get_user_model()
+            .objects.filter(username__in=usernames)
+            .values_list("username", flat=True)
+        )
+        unknown = [name for name in usernames if name not in known]
+        if unknown:
+            raise serializers.ValidationError("Unknown user(s): " + ", ".join(unknown) + ".")
+        return usernames
+
+
+class ChangeSerializer(serializers.Serializer):
+    """A change ticket: what POST/PATCH take, and (with the read-only fields) what GET answers."""
+
+    # Keys of the answer a client may send back unchanged (GET, edit, PATCH): ignored on input.
+    ECHOED = {
+        "change_id",
+        "state",
+        "author",
+        "created_at",
+        "updated_at",
+        "submitted_at",
+        "approved_at",
+        "standard_change",
+        "retrospective_due",
+        "cab_round",
+        "allowed_transitions",
+        "last_reason",
+        "review_notes",
+        "metrics_held",
+    }
+
+    change_id = serializers.CharField(read_only=True)
+    state = serializers.CharField(read_only=True)
+    author = serializers.CharField(source="author.username", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    submitted_at = serializers.DateTimeField(read_only=True)
+    approved_at = serializers.DateTimeField(read_only=True)
+    standard_change = serializers.BooleanField(read_only=True)
+    retrospective_due = serializers.BooleanField(read_only=True)
+    cab_round = serializers.IntegerField(read_only=True)
+    last_reason = serializers.CharField(read_only=True)
+    review_notes = serializers.CharField(read_only=True)
+    metrics_held = serializers.BooleanField(read_only=True, allow_null=True)
+
+    title = serializers.CharField(max_length=200)
+    summary = serializers.CharField(max_length=TEXT_MAX)
+    feature = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=AIFeature.objects.all(),
+        error_messages={"does_not_exist": "Unknown feature '{value}'."},
+    )
+    classification = serializers.ChoiceField(choices=Classification.choices)
+    risk_tier = serializers.ChoiceField(
+        choices=RiskTier.choices,
+        required=False,
+        help_text="Inherited from the feature when omitted; may be raised, never lowered.",
+    )
+    release_manager = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(groups__name=roles.RELEASE_MANAGER),
+        allow_null=True,
+        required=False,
+        error_messages={"does_not_exist": "'{value}' is not a release manager."},
+    )
+    eval_deltas = EvalDeltaSerializer(many=True, required=False)
+    rollback_plan = serializers.CharField(max_length=TEXT_MAX, allow_blank=True, required=False)
+    kill_switch = serializers.CharField(
+        max_length=200,
+        allow_blank=True,
+        required=False,
+        help_text="feature:<slug>, model:<id> or tenant:<id>",
+    )
+    blast_radius = BlastRadiusSerializer(source="*", required=False)
+    artifacts = ArtifactsSerializer(source="*", required=False)
+    release_window = ReleaseWindowSerializer(source="*", required=False)
+    emergency = StrictBooleanField(required=False)
+    emergency_justification = serializers.CharField(
+        max_length=TEXT_MAX, allow_blank=True, required=False
+    )
+    eval_regression_justification = serializers.CharField(
+        max_length=TEXT_MAX, allow_blank=True, required=False
+    )
+    allowed_transitions = serializers.SerializerMethodField()
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields) - self.ECHOED)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            data = {key: value for key, value in data.items() if key not in self.ECHOED}
+        return super().to_internal_value(data)
+
+    def validate_eval_deltas(self, rows):
+        seen = set()
+        for row in rows:
+            if row["metric"] in seen:
+                raise serializers.ValidationError(f"{row['metric']} is listed twice.")
+            seen.add(row["metric"])
+        return rows
+
+    def validate_kill_switch(self, path):
+        if not path:
+            return path
+        if rules.parse_kill_switch(path) is None:
+            raise serializers.ValidationError(
+                "Use feature:<slug>, model:<id> or tenant:<id> (layers: feature, model, tenant)."
+            )
+        if not rules.kill_switch_exists(path):
+            raise serializers.ValidationError(f"Kill switch {path} does not exist.")
+        return path
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(choices=list(TRANSITIONS)))
+    )
+    def get_allowed_transitions(self, ticket) -> list[str]:
+        from .services import available_transitions
+
+        request = self.context.get("request")
+        if request is None or not self.context.get("with_transitions", True):
+            return []
+        return available_transitions(ticket, request.user)
+
+
+class ChangeListSerializer(ChangeSerializer):
+    """The list answer: the ticket without `allowed_transitions` (one query per ticket)."""
+
+    allowed_transitions = None
+
+
+# ----- transitions -----
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=TEXT_MAX, allow_blank=True, required=False)
+
+
+class ScheduleSerializer(ReasonSerializer):
+    planned_start = serializers.DateTimeField()
+
+
+class CloseSerializer(ReasonSerializer):
+    notes = serializers.CharField(
+        max_length=10000,
+        allow_blank=True,
+        required=False,
+        help_text="Post-deploy (or post-incident) review notes.",
+    )
+    metrics_held = StrictBooleanField(required=False, allow_null=True)
+
+
+# ----- CAB -----
+
+
+class ChecklistSerializer(serializers.Serializer):
+    ticket_complete = StrictBooleanField(default=False)
+    rollback_plan_real = StrictBooleanField(default=False)
+    kill_switch_current = StrictBooleanField(default=False)
+    window_appropriate = StrictBooleanField(default=False)
+    blast_radius_sized = StrictBooleanField(default=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(CHECKLIST_ITEMS))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown item."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class VoteInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    comment = serializers.CharField(max_length=TEXT_MAX, allow_blank=True, required=False)
+    checklist = ChecklistSerializer(required=False)
+    seat = serializers.ChoiceField(
+        choices=list(roles.CAB_SEATS),
+        required=False,
+        help_text="Which of your CAB seats you vote for (default: one the quorum still needs).",
+    )
+
+
+class VoteSerializer(serializers.ModelSerializer):
+    voter = serializers.CharField(source="voter.username", read_only=True)
+
+    class Meta:
+        model = Vote
+        fields = [
+            "id",
+            "voter",
+            "seat",
+            "decision",
+            "comment",
+            "checklist",
+            "round",
+            "retrospective",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class VoteAnswerSerializer(serializers.Serializer):
+    vote = VoteSerializer()
+    change_id = serializers.CharField()
+    state = serializers.CharField()
+
+
+# ----- error bodies (for the schema) -----
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class RefusalReasonSerializer(serializers.Serializer):
+    guard = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class RefusalSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    transition = serializers.CharField(required=False)
+    guard = serializers.CharField(help_text="The rule that refused, e.g. ticket_is_complete.")
+    reasons = RefusalReasonSerializer(many=True, required=False)
+
+
+FieldErrors = OpenApiTypes.OBJECT
+
+
+def change_queryset():
+    return ChangeTicket.objects.select_related("feature", "author", "release_manager")
