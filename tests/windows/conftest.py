@@ -33,3 +33,9 @@ def only_window_guards(monkeypatch):
     for name in ("schedule", "start", "promote"):
         kept = [c for c in ticket_guards.registered(name) if c.guard_name in WINDOW_GUARDS]
         monkeypatch.setitem(ticket_guards._registry, name, kept)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Persona fixtures hash a password each; the window rules do not need PBKDF2's cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
