@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from . import api
+
+urlpatterns = [
+    path(
+        "changes/<str:change_id>/metrics/",
+        api.MetricsCreate.as_view(),
+        name="api-change-metrics",
+    ),
+]

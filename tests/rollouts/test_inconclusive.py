@@ -14,9 +14,7 @@ def test_it_holds_and_notifies_the_release_manager_once(
 ):
     feed(ramping_ticket, ny(2027, 2, 10, 10, 10), n=19)
     with django_capture_on_commit_callbacks(execute=True):
-        assert tick(ny(2027, 2, 10, 10, 30)) == [
-            (ramping_ticket.change_id, "held: inconclusive")
-        ]
+        assert tick(ny(2027, 2, 10, 10, 30)) == [(ramping_ticket.change_id, "held: inconclusive")]
     with django_capture_on_commit_callbacks(execute=True):
         assert tick(ny(2027, 2, 10, 10, 31)) == []
     assert stage_percent(ramping_ticket) == 1

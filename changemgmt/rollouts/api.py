@@ -1,0 +1,92 @@
+"""POST /api/v1/changes/{change_id}/metrics/ — observability posts canary health samples.
+
+Who may post: the `observability` machine account (a group of that name; API token), the
+`platform_team` and a `release_manager` (for drills). One object or a list; all or nothing.
+"""
+
+import math
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from changemgmt import clock, roles
+from changemgmt.tickets.models import ChangeTicket
+
+from . import services
+from .models import Metric
+
+OBSERVABILITY = "observability"
+MAX_SAMPLES_PER_POST = 1000
+
+
+class SamplePoster(permissions.BasePermission):
+    message = "Only observability, the platform team or a release manager may post samples."
+
+    def has_permission(self, request, view):
+        return roles.has_role(
+            request.user, OBSERVABILITY, roles.PLATFORM_TEAM, roles.RELEASE_MANAGER
+        )
+
+
+class FiniteFloatField(serializers.FloatField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            raise ValidationError("Must be a finite number.")
+        return value
+
+
+class SampleSerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=Metric.choices)
+    value = FiniteFloatField()
+    observed_at = serializers.DateTimeField()
+
+    def validate_observed_at(self, value):
+        if value > clock.now():
+            raise ValidationError("The observation time is in the future.")
+        return value
+
+
+class SamplesAccepted(serializers.Serializer):
+    change_id = serializers.CharField()
+    accepted = serializers.IntegerField()
+
+
+class MetricsCreate(APIView):
+    permission_classes = [SamplePoster]
+
+    @extend_schema(
+        summary="Post canary health samples (one object or a list)",
+        request=SampleSerializer(many=True),
+        responses={
+            201: SamplesAccepted,
+            400: OpenApiResponse(description="Field messages; nothing was saved."),
+            403: OpenApiResponse(description="Your role may not post samples."),
+        },
+    )
+    def post(self, request, change_id):
+        ticket = get_object_or_404(ChangeTicket, change_id=change_id)
+        many = isinstance(request.data, list)
+        if many and not request.data:
+            raise ValidationError({"non_field_errors": ["Send at least one sample."]})
+        if many and len(request.data) > MAX_SAMPLES_PER_POST:
+            raise ValidationError(
+                {"non_field_errors": [f"At most {MAX_SAMPLES_PER_POST} samples per post."]}
+            )
+        serializer = SampleSerializer(data=request.data, many=many)
+        serializer.is_valid(raise_exception=True)
+        rows = serializer.validated_data if many else [serializer.validated_data]
+        try:
+            saved = services.samples_record(ticket, acting_user=request.user, samples=rows)
+        except services.SampleRefused as refused:
+            raise ValidationError(refused.errors) from refused
+        return Response(
+            {"change_id": ticket.change_id, "accepted": len(saved)},
+            status=status.HTTP_201_CREATED,
+        )

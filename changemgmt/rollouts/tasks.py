@@ -1,0 +1,24 @@
+"""Thin Celery tasks: parse the input, call the service, declare the retry policy."""
+
+from datetime import UTC, datetime
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+
+from . import services
+
+
+@shared_task(
+    name="changemgmt.rollouts.tasks.advance_rollouts",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def advance_rollouts(now: str | None = None) -> int:
+    """Advance every ramping ticket (beat: every minute). `now` (ISO-8601) replays an instant."""
+    at = datetime.fromisoformat(now) if now else None
+    if at is not None and timezone.is_naive(at):
+        at = timezone.make_aware(at, UTC)
+    return len(services.advance_all(at))
