@@ -27,6 +27,7 @@ urlpatterns = [
     path("ramps/", include("changemgmt.rollouts.urls")),
     path("audit/", include("changemgmt.audit.urls")),
     # Machine-facing documents and the API.
+    path("gateway-policies/", include("changemgmt.killswitches.gateway_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("changemgmt.tickets.api_urls")),

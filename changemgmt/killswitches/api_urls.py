@@ -1,3 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from . import api, gateway_views
+
+urlpatterns = [
+    path("gateway-policy", gateway_views.policy_json, name="gateway-policy-json"),
+    path("gateway-policy/ack", api.AckView.as_view(), name="gateway-policy-ack"),
+    path(
+        "kill-switches/<str:layer>/<str:key>/flip/",
+        api.FlipView.as_view(),
+        name="killswitch-flip-api",
+    ),
+]

@@ -138,7 +138,8 @@ def served(at: tuple[int, str] | None = None) -> Served:
         return found
     doc = PolicyDocument.objects.filter(version=at[0]).first()
     found = _served(doc) if doc is not None else ensure_document()
-    if found.version == at[0]:
+    # Version 0 (nothing ever bumped) has no token to tell databases apart: never memoised.
+    if found.version == at[0] and at[1]:
         if len(_memo) > 8:
             _memo.clear()
         _memo[at] = found

@@ -106,7 +106,7 @@ class FlipResult:
         return f"{self.switch.path} {state}; gateway policy v{self.version}."
 
 
-def _flip_permission_reason(switch) -> str:
+def flip_permission_reason(switch) -> str:
     return {
         "feature": "Only the platform team or the feature's owner team may flip a feature switch.",
         "model": "Only the platform team may flip a model switch.",
@@ -137,7 +137,7 @@ def killswitch_flip(
     if switch is None:
         raise UnknownSwitch(f"No kill switch {layer}:{key}.")
     if not may_flip(acting_user, switch):
-        raise PermissionDenied(_flip_permission_reason(switch))
+        raise PermissionDenied(flip_permission_reason(switch))
     reason = (reason or "").strip()
     errors = {}
     if not reason:

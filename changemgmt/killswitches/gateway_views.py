@@ -1,0 +1,101 @@
+"""The documents gateways poll: YAML, JSON and the public key.
+
+Plain Django views rather than DRF ones: this is the hot path (every gateway, every few seconds),
+and it is one token lookup, one version read, then stored bytes (see policy.py).
+"""
+
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
+from django.views.decorators.http import require_safe
+from rest_framework.authtoken.models import Token
+
+from changemgmt import roles
+
+from . import policy, signing
+
+READERS = frozenset(roles.ALL_ROLES)
+
+
+def _reader_roles(request) -> frozenset[str] | None:
+    """The caller's roles, or None when nobody is signed in (token or session)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() == "token" and key.strip():
+        # One query: the token's user and its groups together.
+        rows = list(
+            Token.objects.filter(key=key.strip(), user__is_active=True).values_list(
+                "user__groups__name", flat=True
+            )
+        )
+        if not rows:
+            return None
+        return frozenset(name for name in rows if name)
+    if request.user.is_authenticated:
+        return roles.user_roles(request.user)
+    return None
+
+
+def _refused(request):
+    mine = _reader_roles(request)
+    if mine is None:
+        response = JsonResponse(
+            {"detail": "Authentication credentials were not provided."}, status=401
+        )
+        response["WWW-Authenticate"] = 'Token realm="gateway-policies"'
+        return response
+    if not mine & READERS:
+        return JsonResponse({"detail": "Your role may not read the gateway policy."}, status=403)
+    return None
+
+
+def _matches(request, etag: str) -> bool:
+    header = request.META.get("HTTP_IF_NONE_MATCH", "")
+    if not header:
+        return False
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def _serve(request, fmt: str):
+    refused = _refused(request)
+    if refused is not None:
+        return refused
+    at = policy.current()
+    etag = policy.etag_for(at[0], fmt)
+    if _matches(request, etag):
+        response = HttpResponseNotModified()
+    else:
+        doc = policy.served(at)
+        etag = doc.etag(fmt)
+        if fmt == "yaml":
+            body, signature, content_type = doc.yaml, doc.yaml_signature, "application/yaml"
+        else:
+            body, signature, content_type = doc.json, doc.json_signature, "application/json"
+        response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+        response["X-Policy-Signature"] = signature
+        at = (doc.version, at[1])
+    response["ETag"] = etag
+    response["X-Policy-Version"] = str(at[0])
+    # Gateways must revalidate every time: a flip shows in the very next request.
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_safe
+def policy_yaml(request):
+    return _serve(request, "yaml")
+
+
+@require_safe
+def policy_json(request):
+    return _serve(request, "json")
+
+
+@require_safe
+def public_key(request):
+    refused = _refused(request)
+    if refused is not None:
+        return refused
+    return HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")

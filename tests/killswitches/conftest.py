@@ -1,0 +1,53 @@
+import pytest
+from rest_framework.authtoken.models import Token
+
+from tests.factories import FeatureFactory, ModelFactory, TeamFactory, TenantFactory
+
+from .factories import FeatureSwitchFactory, ModelSwitchFactory, TenantSwitchFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # Persona users are created in nearly every test here: PBKDF2 would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def search_team(db, feature_owner):
+    team = TeamFactory(slug="search", name="Search")
+    team.members.add(feature_owner)
+    return team
+
+
+@pytest.fixture
+def feature_switch(search_team):
+    feature = FeatureFactory(
+        slug="policy-search-v1",
+        owner_team=search_team,
+        users_served=4_000_000,
+        fallback="keyword-search-v3",
+    )
+    return FeatureSwitchFactory(feature=feature, fallback="keyword-search-v3")
+
+
+@pytest.fixture
+def model_switch(db):
+    return ModelSwitchFactory(
+        model=ModelFactory(model_id="openai.gpt-4o-2024-11", provider="openai"),
+        fallback_model=ModelFactory(model_id="anthropic.claude-sonnet-4-5", provider="anthropic"),
+    )
+
+
+@pytest.fixture
+def tenant_switch(db):
+    return TenantSwitchFactory(tenant=TenantFactory(tenant_id="enterprise-tenant-12891"))
+
+
+@pytest.fixture
+def switches(feature_switch, model_switch, tenant_switch):
+    return {"feature": feature_switch, "model": model_switch, "tenant": tenant_switch}
+
+
+@pytest.fixture
+def gateway_token(gateway):
+    return Token.objects.create(user=gateway).key
