@@ -1,0 +1,50 @@
+import django_filters
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+
+from .chain import history_models
+from .models import AuditRecord
+
+
+def object_type_choices():
+    return [
+        (m.instance_type._meta.label_lower, m.instance_type._meta.verbose_name.capitalize())
+        for m in history_models()
+    ]
+
+
+class AuditRecordFilter(django_filters.FilterSet):
+    object_type = django_filters.ChoiceFilter(
+        field_name="object_model", choices=[], label="Object type"
+    )
+    object = django_filters.CharFilter(method="filter_object", label="Object (id or name)")
+    user = django_filters.CharFilter(field_name="actor_username", lookup_expr="iexact")
+    date_from = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label="From"
+    )
+    date_to = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label="To"
+    )
+    q = django_filters.CharFilter(method="filter_text", label="Text")
+    ticket = django_filters.NumberFilter(field_name="ticket_id", label="Ticket id")
+
+    class Meta:
+        model = AuditRecord
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["object_type"].extra["choices"] = object_type_choices()
+
+    def filter_object(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(Q(object_id=value) | Q(object_repr__icontains=value))
+
+    def filter_text(self, queryset, name, value):
+        value = value.strip()
+        return queryset.annotate(changes_text=Cast("changes", TextField())).filter(
+            Q(reason__icontains=value)
+            | Q(object_repr__icontains=value)
+            | Q(actor_username__icontains=value)
+            | Q(changes_text__icontains=value)
+        )
