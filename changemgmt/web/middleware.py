@@ -4,6 +4,9 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+
+from changemgmt import roles
 
 
 class AbsoluteSessionTimeoutMiddleware:
@@ -39,4 +42,13 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.path.startswith(MACHINE_PREFIXES):
             return None
-        return super().process_view(request, view_func, view_args, view_kwargs)
+        refused = super().process_view(request, view_func, view_args, view_kwargs)
+        if (
+            refused is None
+            and getattr(view_func, "login_required", True)
+            and roles.user_roles(request.user) == {roles.GATEWAY}
+        ):
+            # A gateway's account reads its policy through the machine paths; a stolen gateway
+            # credential must not open the console.
+            raise PermissionDenied("Machine accounts cannot use the console pages.")
+        return refused

@@ -1,0 +1,76 @@
+"""django-axes locks a username (from one address) after AXES_FAILURE_LIMIT failed logins."""
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+PASSWORD = "pw-for-tests-0"  # tests.factories.UserFactory
+
+
+@pytest.fixture
+def axes_on(settings):
+    settings.AXES_ENABLED = True  # the shared conftest turns it off for every other test
+    settings.AXES_FAILURE_LIMIT = 5
+    settings.AXES_RESET_ON_SUCCESS = True
+    return settings
+
+
+def login(client, username, password):
+    return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+def test_it_locks_the_account_after_the_failure_limit(axes_on, author):
+    client = Client()
+    for _ in range(axes_on.AXES_FAILURE_LIMIT - 1):
+        response = login(client, "author", "wrong")
+        assert response.status_code == 200  # the form again, with its error
+    response = login(client, "author", "wrong")
+    assert response.status_code == 429
+    # Locked now: even the right password is refused, and no session is opened.
+    response = login(client, "author", PASSWORD)
+    assert response.status_code == 429
+    assert (
+        django_settings.SESSION_COOKIE_NAME not in response.cookies
+        or not response.cookies[django_settings.SESSION_COOKIE_NAME].value
+    )
+    assert client.get("/").status_code == 302
+
+
+def test_it_does_not_lock_another_user_out(axes_on, author, release_manager):
+    client = Client()
+    for _ in range(axes_on.AXES_FAILURE_LIMIT):
+        login(client, "author", "wrong")
+    response = login(client, "release_manager", PASSWORD)
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_it_forgives_failures_below_the_limit_after_a_success(axes_on, author):
+    client = Client()
+    for _ in range(axes_on.AXES_FAILURE_LIMIT - 1):
+        login(client, "author", "wrong")
+    assert login(client, "author", PASSWORD).status_code == 302
+    client.post("/accounts/logout/")
+    for _ in range(axes_on.AXES_FAILURE_LIMIT - 1):
+        assert login(client, "author", "wrong").status_code == 200
+    assert login(client, "author", PASSWORD).status_code == 302
+
+
+def test_it_throttles_the_api_token_endpoint_too(axes_on, author):
+    """Guessing a password through the token endpoint is locked out like the login form."""
+    from django.urls import NoReverseMatch, Resolver404, resolve
+
+    try:
+        resolve("/api/v1/auth/token/")
+    except (Resolver404, NoReverseMatch):
+        pytest.skip("no /api/v1/auth/token/ yet")
+    client = Client()
+    for _ in range(axes_on.AXES_FAILURE_LIMIT):
+        client.post("/api/v1/auth/token/", {"username": "author", "password": "wrong"})
+    response = client.post("/api/v1/auth/token/", {"username": "author", "password": PASSWORD})
+    assert response.status_code in (403, 429)
+    assert (
+        "token" not in response.json()
+        if response.get("Content-Type", "").startswith("application/json")
+        else True
+    )
