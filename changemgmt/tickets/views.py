@@ -42,6 +42,7 @@ TRANSITION_LABELS = {
     "cancel": "Cancel",
 }
 DANGER = {"halt", "roll_back", "reject", "cancel"}
+CAB_DECISIONS = {"request_changes", "reject"}
 
 
 def viewer_zone(request) -> zoneinfo.ZoneInfo:
@@ -178,9 +179,24 @@ def ticket_edit(request, change_id):
 # ----- detail -----
 
 
+# Guards that judge what the person types into the action's own form (a reason, the planned
+# start, the review notes): the button stays enabled and the service rules on the input.
+INPUT_GUARDS = {
+    "reason_is_given",
+    "planned_start_is_set",
+    "planned_start_is_in_an_open_window",
+    "review_notes_are_written",
+}
+
+
 def _actions(ticket, user):
     actions = []
-    for name, reasons in services.offered_transitions(ticket, user).items():
+    for name in services.offered_transitions(ticket, user):
+        reasons = [
+            reason
+            for guard_name, reason in services.transition_refusals(ticket, name, user)
+            if guard_name not in INPUT_GUARDS
+        ]
         actions.append(
             {
                 "name": name,
@@ -278,9 +294,18 @@ def ticket_transition(request, change_id, name):
         messages.error(request, f"{TRANSITION_LABELS.get(name, name)} refused: {error}")
         return redirect("tickets:detail", change_id=ticket.change_id)
     try:
-        ticket = services.ticket_transition(
-            ticket, name, acting_user=request.user, reason=reason, **params
-        )
+        if name in CAB_DECISIONS:
+            # A CAB member's "request changes" / "reject" is a vote: recorded with its seat, then
+            # the service takes the transition (one path with the review page).
+            services.vote_cast(ticket, acting_user=request.user, decision=name, comment=reason)
+            ticket.refresh_from_db()
+        else:
+            ticket = services.ticket_transition(
+                ticket, name, acting_user=request.user, reason=reason, **params
+            )
+    except services.VoteRefused as refused:
+        messages.error(request, f"{TRANSITION_LABELS[name]} refused: {refused}")
+        return redirect("tickets:detail", change_id=ticket.change_id)
     except services.TransitionRefused as refused:
         label = TRANSITION_LABELS.get(name, name)
         messages.error(
