@@ -1,0 +1,169 @@
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from changemgmt.killswitches import policy
+from changemgmt.killswitches.document import render_yaml
+from changemgmt.killswitches.models import FeatureSwitch, ModelSwitch, TenantSwitch
+from tests.factories import ModelFactory
+
+pytestmark = pytest.mark.django_db
+
+GOLDEN = Path(__file__).parent / "golden" / "kill-switches.yaml"
+
+
+def snapshot():
+    return (
+        list(FeatureSwitch.objects.values()),
+        list(ModelSwitch.objects.values()),
+        list(TenantSwitch.objects.values()),
+        policy.current_version(),
+        FeatureSwitch.history.count() + ModelSwitch.history.count() + TenantSwitch.history.count(),
+    )
+
+
+def run(tmp_path, text, *args):
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    out = io.StringIO()
+    call_command("import_gateway_policy", str(path), *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def world(switches):
+    ModelFactory(model_id="bedrock.anthropic.claude-haiku-4-5")
+    ModelFactory(model_id="bedrock.anthropic.claude-sonnet-4-5")
+    return switches
+
+
+BASE = """\
+feature_kill_switches:
+  policy-search-v1:
+    enabled: true
+    fallback: keyword-search-v3
+model_kill_switches:
+  - model: openai.gpt-4o-2024-11
+    disabled: false
+    fallback_model: anthropic.claude-sonnet-4-5
+tenant_kill_switches:
+  enterprise-tenant-12891:
+    ai_disabled: true
+    reason: "tenant compliance pause; ticket SUP-44012"
+    expires: 2026-06-30
+"""
+
+
+def test_it_imports_all_changes_in_one_version(tmp_path, world):
+    out = run(tmp_path, BASE)
+    assert "~ tenant:enterprise-tenant-12891 ai_disabled: false -> true" in out
+    tenant = TenantSwitch.objects.get()
+    assert tenant.ai_disabled and tenant.expires == date(2026, 6, 30)
+    assert tenant.reason == "tenant compliance pause; ticket SUP-44012"
+    assert policy.current_version() == 1
+    assert tenant.history.first().history_change_reason == "imported from policy.yaml"
+
+
+def test_it_prints_the_diff_and_changes_nothing_on_dry_run(tmp_path, world):
+    before = snapshot()
+    out = run(tmp_path, BASE.replace("enabled: true", "enabled: false"), "--dry-run")
+    assert "~ feature:policy-search-v1 enabled: true -> false" in out
+    assert "Dry run" in out
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (BASE.replace("    enabled: true", "    enabled: [true"), "line "),
+        (
+            BASE.replace("policy-search-v1:", "no-such-feature:"),
+            "line 2: unknown feature 'no-such-feature'",
+        ),
+        (
+            BASE.replace("- model: openai.gpt-4o-2024-11", "- model: openai.gpt-5"),
+            "line 6: unknown model 'openai.gpt-5'",
+        ),
+        (
+            BASE.replace(
+                "fallback_model: anthropic.claude-sonnet-4-5", "fallback_model: nowhere.model"
+            ),
+            "line 8: fallback model 'nowhere.model' does not exist",
+        ),
+        (
+            BASE.replace(
+                "fallback_model: anthropic.claude-sonnet-4-5",
+                "fallback_model: openai.gpt-4o-2024-11",
+            ),
+            "line 8: model openai.gpt-4o-2024-11 falls back to itself",
+        ),
+        (
+            BASE.replace("fallback: keyword-search-v3", "fallback: policy-search-v1"),
+            "line 4: feature policy-search-v1 falls back to itself",
+        ),
+        (
+            BASE.replace("enterprise-tenant-12891:", "tenant-unknown:"),
+            "line 10: unknown tenant 'tenant-unknown'",
+        ),
+        (
+            BASE.replace("enabled: true", "enabled: maybe"),
+            "line 3: policy-search-v1.enabled must be true or false",
+        ),
+        (
+            BASE.replace("expires: 2026-06-30", "expires: soon"),
+            "line 13: enterprise-tenant-12891.expires must be a date",
+        ),
+        (BASE.replace("    disabled: false\n", ""), "line 6: a model switch is missing disabled"),
+        (BASE + "cohort_kill_switches: {}\n", "line 14: unknown section 'cohort_kill_switches'"),
+        ("- just\n- a list\n", "line 1: the policy must be a mapping"),
+    ],
+)
+def test_it_refuses_a_bad_file_naming_the_line_and_changes_nothing(tmp_path, world, text, message):
+    before = snapshot()
+    with pytest.raises(CommandError) as caught:
+        run(tmp_path, text)
+    assert message in str(caught.value)
+    assert "nothing changed" in str(caught.value)
+    assert snapshot() == before
+
+
+def test_it_changes_nothing_when_a_later_entry_is_bad(tmp_path, world):
+    # The first entries are valid: all or nothing means they are not applied either.
+    before = snapshot()
+    with pytest.raises(CommandError):
+        run(
+            tmp_path,
+            BASE.replace("enabled: true", "enabled: false").replace(
+                "enterprise-tenant-12891:", "nobody:"
+            ),
+        )
+    assert snapshot() == before
+
+
+def test_it_round_trips_export_import_export(tmp_path, world):
+    run(tmp_path, BASE)
+    exported = render_yaml()
+    version = policy.current_version()
+    out = run(tmp_path, exported)
+    assert "No changes." in out
+    assert render_yaml() == exported
+    assert policy.current_version() == version
+
+
+def test_it_loads_the_articles_file_onto_fresh_switches(tmp_path, world):
+    from tests.factories import FeatureFactory, TeamFactory
+
+    team = TeamFactory(slug="uw")
+    for slug, fallback in [
+        ("underwriting-decision-v2", "human-review-queue"),
+        ("support-assistant", "human-agent-queue"),
+    ]:
+        FeatureFactory(slug=slug, owner_team=team, fallback=fallback)
+    golden = GOLDEN.read_text()
+    run(tmp_path, golden)
+    exported = io.StringIO()
+    call_command("export_gateway_policy", stdout=exported)
+    assert exported.getvalue() == golden
