@@ -245,6 +245,21 @@ def open_slots(ticket, start: datetime, days: int, policy=None) -> list[Interval
 # ----- promotions -----
 
 
+def _first_open_instant(freezes, earliest: datetime, policy) -> Interval:
+    """The first window piece at or after `earliest` that none of `freezes` covers."""
+    horizon = earliest + timedelta(days=SEARCH_LIMIT_DAYS)
+    at = earliest
+    while at < horizon:
+        window = next_window(at, policy)
+        at = max(window.start, at)
+        blocking = [f for f in freezes if f.starts_at <= at < f.ends_at]
+        if not blocking:
+            later = [f.starts_at for f in freezes if at < f.starts_at < window.end]
+            return Interval(at, min([window.end, *later]))
+        at = max(f.ends_at for f in blocking)
+    raise ValueError(f"No window outside the freezes within {SEARCH_LIMIT_DAYS} days.")
+
+
 def next_promotion_at(ticket, earliest: datetime, policy=None) -> datetime:
     """THE promotion rule: the first instant >= `earliest` inside a standard window and outside
     every freeze covering the ticket. Emergency tickets promote at `earliest`.
@@ -256,14 +271,18 @@ def next_promotion_at(ticket, earliest: datetime, policy=None) -> datetime:
     policy = _policy(policy)
     horizon = earliest + timedelta(days=SEARCH_LIMIT_DAYS)
     freezes = freezes_overlapping(ticket, earliest, horizon)
-    at = earliest
-    while at < horizon:
-        at = next_window_open(at, policy)
-        blocking = [f for f in freezes if f.starts_at <= at < f.ends_at]
-        if not blocking:
-            return at
-        at = max(f.ends_at for f in blocking)
-    raise ValueError(f"No window outside the freezes within {SEARCH_LIMIT_DAYS} days.")
+    return _first_open_instant(freezes, earliest, policy).start
+
+
+def next_open_window(at: datetime, policy=None) -> Interval:
+    """The open window for changes in general (the dashboard's): the current or next window,
+    outside every freeze that covers everything. Scoped freezes close it only for their scope."""
+    policy = _policy(policy)
+    horizon = at + timedelta(days=SEARCH_LIMIT_DAYS)
+    freezes = [
+        f for f in freezes_overlapping(None, at, horizon) if not f.regions and not f.features.all()
+    ]
+    return _first_open_instant(freezes, at, policy)
 
 
 def promotion_hold_reason(ticket, at: datetime, policy=None) -> str | None:

@@ -88,6 +88,7 @@ def calendar_page(request):
             "prev_date": prev_date.isoformat(),
             "next_date": next_date.isoformat(),
             "today": today.isoformat(),
+            "anchor": anchor.isoformat(),
         },
     )
 

@@ -1,0 +1,100 @@
+"""The windows part of the dashboard (freeze banner, next window) and of the ticket page (the
+schedule picker, the booked slot, the next allowed start, the emergency badge)."""
+
+from datetime import UTC, timedelta
+
+from django.urls import reverse
+
+from changemgmt import clock, roles
+from changemgmt.tickets import rules
+
+from . import guards, policy
+
+PICKER_DAYS = 21
+
+
+def _when(at, active):
+    """Policy zone first (the rule is stated there), UTC beside it."""
+    return {
+        "at": at,
+        "local": policy.local_short(at, active),
+        "hm": at.astimezone(active.zone).strftime("%H:%M"),
+        "utc": at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _freeze(freeze, active):
+    return {
+        "name": freeze.name,
+        "reason": freeze.reason,
+        "scope": freeze.scope_label,
+        "starts": _when(freeze.starts_at, active),
+        "ends": _when(freeze.ends_at, active),
+    }
+
+
+def dashboard_panel(request):
+    if not roles.is_human_reader(request.user):
+        return None
+    active = policy.current_policy()
+    now = clock.now()
+    window = policy.next_open_window(now, active)
+    upcoming = policy.freezes_overlapping(None, now, now + timedelta(days=14))
+    return {
+        "policy": active,
+        "rule": active.describe(),
+        "freezes_now": [_freeze(f, active) for f in upcoming if f.starts_at <= now],
+        "freezes_soon": [_freeze(f, active) for f in upcoming if f.starts_at > now],
+        "window_open_now": window.contains(now),
+        "window_opens": _when(window.start, active),
+        "window_closes": _when(window.end, active),
+    }
+
+
+def ticket_panel(request, ticket):
+    if not roles.is_human_reader(request.user):
+        return None
+    active = policy.current_policy()
+    now = clock.now()
+    emergency = policy.is_emergency(ticket)
+    panel = {
+        "ticket": ticket,
+        "rule": active.describe(),
+        "zone": active.timezone,
+        "emergency": emergency,
+        "retrospective_due": ticket.retrospective_due,
+        "freezes_now": [_freeze(f, active) for f in policy.freezes_covering(ticket, now)],
+        "schedule_url": reverse("windows:schedule", args=[ticket.change_id]),
+    }
+    if ticket.state == "approved":
+        panel["can_schedule"] = rules.may_release(ticket, request.user)
+        if panel["can_schedule"]:
+            panel["slots"] = [
+                {
+                    "value": slot.start.isoformat(),
+                    "start": _when(slot.start, active),
+                    "end": _when(slot.end, active),
+                }
+                for slot in policy.open_slots(ticket, now, PICKER_DAYS, active)
+            ]
+            panel["now_value"] = now.isoformat()
+            panel["free_default"] = now.astimezone(active.zone).strftime("%Y-%m-%dT%H:%M")
+    slot = policy.booked_slot(ticket)
+    if slot is not None and ticket.state != "approved":
+        panel["slot_start"] = _when(slot.start, active)
+        panel["slot_end"] = _when(slot.end, active)
+    if ticket.state == "scheduled":
+        refusal = guards.now_is_inside_the_booked_slot.refusal(ticket)
+        panel["start_refusal"] = refusal
+        if emergency:
+            panel["next_start"] = "any time (emergency pipeline)"
+        elif slot and now < slot.start:
+            panel["next_start"] = policy.local_short(slot.start, active)
+        elif refusal is None:
+            panel["next_start"] = "now"
+        else:
+            panel["next_start"] = None
+    if ticket.state in ("ramping", "halted"):
+        panel["hold_reason"] = policy.promotion_hold_reason(ticket, now, active)
+        panel["next_promotion"] = _when(policy.next_promotion_at(ticket, now, active), active)
+    return panel
