@@ -1,0 +1,247 @@
+"""The kill-switch console and the game-day pages. Every view: fetch with an access check,
+validate the form, call the service, redirect."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from changemgmt import clock, roles
+
+from . import gamedays, services
+from .forms import ExerciseStartForm, FlipForm, RescheduleForm, VerifyForm
+from .freshness import freshness_of
+from .models import LAYERS, Exercise, GameDay
+
+FRESHNESS = ("green", "amber", "stale")
+
+
+def _require_reader(request):
+    if not roles.is_human_reader(request.user):
+        raise PermissionDenied("Your role may not read the kill-switch console.")
+
+
+def owner_label(switch) -> str:
+    if switch.layer == "feature":
+        return f"{switch.feature.owner_team.name} + platform team"
+    if switch.layer == "model":
+        return "platform team"
+    return "support engineering"
+
+
+def switch_rows(user, *, state="", fresh="", query="") -> dict[str, list[dict]]:
+    now = clock.now()
+    tables = {}
+    for layer in LAYERS:
+        rows = []
+        for switch in services.switch_queryset(layer).order_by("pk"):
+            row = {
+                "switch": switch,
+                "layer": layer,
+                "key": switch.key,
+                "engaged": switch.engaged,
+                "fallback": switch.fallback_label,
+                "owner": owner_label(switch),
+                "last_exercised": switch.last_exercised_at,
+                "freshness": freshness_of(switch.last_exercised_at, now=now),
+                "may_flip": services.may_flip(user, switch),
+            }
+            if state and (state == "engaged") != row["engaged"]:
+                continue
+            if fresh and row["freshness"] != fresh:
+                continue
+            if query and query.lower() not in switch.key.lower():
+                continue
+            rows.append(row)
+        tables[layer] = rows
+    return tables
+
+
+def console(request):
+    _require_reader(request)
+    state = request.GET.get("state", "")
+    fresh = request.GET.get("freshness", "")
+    query = request.GET.get("q", "").strip()
+    state = state if state in ("engaged", "released") else ""
+    fresh = fresh if fresh in FRESHNESS else ""
+    return render(
+        request,
+        "killswitches/console.html",
+        {
+            "tables": switch_rows(request.user, state=state, fresh=fresh, query=query),
+            "filters": {"state": state, "freshness": fresh, "q": query},
+            "gateways": services.gateway_status(),
+            "version": services.current_version(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def flip(request, layer, key):
+    _require_reader(request)
+    if layer not in LAYERS:
+        raise Http404("Unknown layer")
+    switch = services.find_switch(f"{layer}:{key}")
+    if switch is None:
+        raise Http404("No such kill switch")
+    if not services.may_flip(request.user, switch):
+        raise PermissionDenied(services.flip_permission_reason(switch))
+    engage = not switch.engaged
+    form = FlipForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                result = services.killswitch_flip(
+                    layer,
+                    key,
+                    engaged=engage,
+                    reason=form.cleaned_data["reason"],
+                    expires=form.cleaned_data["expires"] if layer == "tenant" else None,
+                    acting_user=request.user,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, result.message)
+                return redirect("killswitches:console")
+        status = 400
+    return render(
+        request,
+        "killswitches/flip_confirm.html",
+        {
+            "switch": switch,
+            "engage": engage,
+            "blast_radius": services.blast_radius(switch) if engage else "",
+            "form": form,
+        },
+        status=status,
+    )
+
+
+def game_days(request):
+    _require_reader(request)
+    return render(
+        request,
+        "killswitches/game_days.html",
+        {
+            "game_days": GameDay.objects.all(),
+            "follow_ups": gamedays.failed_follow_ups(),
+            "this_quarter": gamedays.quarter_of(clock.now().date()),
+        },
+    )
+
+
+def game_day(request, pk):
+    _require_reader(request)
+    day = get_object_or_404(GameDay, pk=pk)
+    return _render_game_day(request, day)
+
+
+def _render_game_day(request, day, *, errors=None, status=200):
+    exercises = {}
+    for exercise in day.exercises.select_related("performed_by").order_by("flipped_at"):
+        exercises.setdefault(exercise.switch_path, []).append(exercise)
+    rows = []
+    for switch in gamedays.all_switches():
+        done = exercises.get(switch.path, [])
+        for exercise in done:
+            exercise.ttk = gamedays.time_to_kill(exercise)
+            exercise.reporting = gamedays.reporting_gateway_count(exercise)
+        rows.append(
+            {
+                "switch": switch,
+                "exercises": done,
+                "open": next((e for e in done if e.is_open or e.fallback_verified is None), None),
+                "may_run": gamedays.may_run_exercise(request.user, switch),
+                "freshness": freshness_of(switch.last_exercised_at),
+            }
+        )
+    return render(
+        request,
+        "killswitches/game_day.html",
+        {
+            "day": day,
+            "rows": rows,
+            "errors": errors or {},
+            "may_reschedule": roles.has_role(request.user, roles.PLATFORM_TEAM),
+            "reschedule_form": RescheduleForm(initial={"scheduled_for": day.scheduled_for}),
+            "verify_form": VerifyForm(),
+        },
+        status=status,
+    )
+
+
+def _refused(request, day, exc):
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    return _render_game_day(request, day, errors=errors, status=400)
+
+
+@require_POST
+def exercise_start(request, pk):
+    _require_reader(request)
+    day = get_object_or_404(GameDay, pk=pk)
+    form = ExerciseStartForm(request.POST)
+    if not form.is_valid():
+        return _render_game_day(request, day, errors=form.errors, status=400)
+    try:
+        gamedays.exercise_start(
+            game_day=day,
+            switch_path=form.cleaned_data["switch_path"],
+            canary_slice=form.cleaned_data["canary_slice"],
+            acting_user=request.user,
+        )
+    except ValidationError as exc:
+        return _refused(request, day, exc)
+    messages.success(request, f"{form.cleaned_data['switch_path']} flipped on the canary slice.")
+    return redirect("killswitches:game-day", pk=day.pk)
+
+
+@require_POST
+def exercise_verify(request, pk):
+    _require_reader(request)
+    exercise = get_object_or_404(Exercise, pk=pk)
+    form = VerifyForm(request.POST)
+    if not form.is_valid():
+        return _render_game_day(request, exercise.game_day, errors=form.errors, status=400)
+    try:
+        gamedays.exercise_verify(
+            exercise,
+            passed=form.cleaned_data["result"] == "pass",
+            evidence=form.cleaned_data["evidence"],
+            acting_user=request.user,
+        )
+    except ValidationError as exc:
+        return _refused(request, exercise.game_day, exc)
+    messages.success(request, f"{exercise.switch_path}: fallback {form.cleaned_data['result']}.")
+    return redirect("killswitches:game-day", pk=exercise.game_day_id)
+
+
+@require_POST
+def exercise_restore(request, pk):
+    _require_reader(request)
+    exercise = get_object_or_404(Exercise, pk=pk)
+    gamedays.exercise_restore(exercise, acting_user=request.user)
+    messages.success(request, f"{exercise.switch_path} restored.")
+    return redirect("killswitches:game-day", pk=exercise.game_day_id)
+
+
+@require_POST
+def game_day_reschedule(request, pk):
+    _require_reader(request)
+    day = get_object_or_404(GameDay, pk=pk)
+    form = RescheduleForm(request.POST)
+    if not form.is_valid():
+        return _render_game_day(request, day, errors=form.errors, status=400)
+    try:
+        gamedays.game_day_reschedule(
+            day, scheduled_for=form.cleaned_data["scheduled_for"], acting_user=request.user
+        )
+    except ValidationError as exc:
+        return _refused(request, day, exc)
+    messages.success(
+        request, f"Game day {day.quarter} moved to {form.cleaned_data['scheduled_for']}."
+    )
+    return redirect("killswitches:game-day", pk=day.pk)
