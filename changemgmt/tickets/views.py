@@ -80,7 +80,12 @@ def ticket_list(request):
     _require_reader(request)
     queryset = ChangeTicket.objects.select_related("feature", "author", "release_manager")
     filters = TicketFilter(request.GET or None, queryset=queryset)
-    tickets = filters.qs if filters.is_bound else queryset
+    if not filters.is_bound:
+        tickets = queryset
+    elif filters.is_valid():
+        tickets = filters.qs
+    else:
+        tickets = queryset.none()  # never pass the unfiltered list off as the filtered one
     page = Paginator(tickets.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
