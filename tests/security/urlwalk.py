@@ -126,6 +126,7 @@ def sample_value(arg: str, conv: str, samples: dict):
         "key": "key",
         "switch_key": "key",
         "transition": "transition",
+        "name": "transition",
         "model_id": "model",
         "model": "model",
         "tenant_id": "tenant",

@@ -1,0 +1,29 @@
+"""The app, for the PostgreSQL-restart drill, with one pause injected between the two parts of a
+ticket filing: after the ticket row is written and before its eval rows are.
+
+When DRILL_HOOK_DIR is set, filing a ticket writes `reached` there and waits (up to 60 s) for
+`release` to appear, so the test can stop PostgreSQL while the transaction is open.
+"""
+
+import os
+import time
+from pathlib import Path
+
+from changemgmt.wsgi import application  # noqa: F401  (gunicorn's entry point)
+from changemgmt.tickets import services
+from changemgmt.tickets.models import EvalDelta
+
+_save_audited = services.save_audited
+
+
+def _paused_save_audited(obj, **kwargs):
+    hook = os.environ.get("DRILL_HOOK_DIR")
+    if hook and isinstance(obj, EvalDelta) and obj.pk is None:
+        Path(hook, "reached").touch()
+        deadline = time.monotonic() + 60
+        while not Path(hook, "release").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return _save_audited(obj, **kwargs)
+
+
+services.save_audited = _paused_save_audited

@@ -1,0 +1,171 @@
+"""Drill: Redis (cache and Celery broker) goes down.
+
+Pages, a kill-switch flip and the gateway policy must keep working, none of them a 500, and work
+queued while the broker was down must run once it is back.
+"""
+
+import importlib
+import time
+from contextlib import contextmanager
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import Resolver404, resolve
+from rest_framework.authtoken.models import Token
+
+from changemgmt.audit.models import Notification
+from changemgmt.celery import app as celery_app
+
+pytestmark = pytest.mark.drill
+
+PAGES = ["/", "/tickets/", "/tickets/cab/", "/kill-switches/", "/calendar/", "/audit/"]
+SLOW_SECONDS = 10  # a request that waits on a dead Redis for longer than this is an outage
+
+
+@contextmanager
+def celery_broker(url):
+    """Point the Celery app (configured once from settings) at `url` for the block."""
+    conf = celery_app.conf
+    saved = conf.broker_url, conf.broker_transport_options
+
+    def reset_pools():
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    conf.broker_url = url
+    conf.broker_transport_options = {"visibility_timeout": 3600}
+    reset_pools()
+    try:
+        yield
+    finally:
+        conf.broker_url, conf.broker_transport_options = saved
+        reset_pools()
+
+
+@pytest.fixture
+def drill_world(settings, throwaway_redis, webhook_receiver, fast_passwords, transactional_db):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "changemgmt.web.cache.TolerantRedisCache",
+            "LOCATION": throwaway_redis.url,
+            "KEY_PREFIX": "drill",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.NOTIFY_WEBHOOK_URL = webhook_receiver.url
+    call_command("seed_demo", password="drill-password-0", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    with celery_broker(throwaway_redis.url):
+        yield throwaway_redis, webhook_receiver
+
+
+def api_client(username):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get(username=username)
+    return Client(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+
+
+def timed(call, *args, **kwargs):
+    started = time.monotonic()
+    response = call(*args, **kwargs)
+    return response, time.monotonic() - started
+
+
+def existing(paths):
+    found = []
+    for path in paths:
+        try:
+            resolve(path)
+        except Resolver404:
+            continue
+        found.append(path)
+    return found
+
+
+def flip(engaged, reason):
+    return api_client("platform_team").post(
+        "/api/v1/kill-switches/feature/support-assistant/flip/",
+        {"engaged": engaged, "reason": reason},
+        content_type="application/json",
+    )
+
+
+def policy_shows_support_assistant_engaged(client):
+    yaml_doc = client.get("/gateway-policies/kill-switches.yaml")
+    assert yaml_doc.status_code == 200, yaml_doc.content[:300]
+    body = yaml_doc.content.decode()
+    section = body[body.index("support-assistant") :][:200]
+    return "enabled: false" in section
+
+
+def test_it_keeps_pages_flips_and_the_gateway_policy_working_while_redis_is_down(
+    drill_world, django_capture_on_commit_callbacks
+):
+    redis, _ = drill_world
+    browser = Client()
+    browser.login(username="release_manager", password="drill-password-0")
+    gateway = api_client("gateway")
+    pages = existing(PAGES)
+    for path in pages:  # warm: everything works, and the cache holds the policy document
+        assert browser.get(path).status_code == 200, path
+    assert gateway.get("/api/v1/gateway-policy").status_code == 200
+
+    redis.kill()
+
+    for path in pages:
+        response, took = timed(browser.get, path)
+        assert response.status_code == 200, f"{path} answered {response.status_code}"
+        assert took < SLOW_SECONDS, f"{path} took {took:.1f}s with Redis down"
+    with django_capture_on_commit_callbacks(execute=True):
+        response, took = timed(flip, True, "drill: Redis down, switch still flips")
+    assert response.status_code == 200, response.content[:500]
+    assert response.json()["changed"] is True
+    assert took < SLOW_SECONDS
+    # The gateways see the flip at once, cache or no cache.
+    assert policy_shows_support_assistant_engaged(gateway)
+    json_doc = gateway.get("/api/v1/gateway-policy")
+    assert json_doc.status_code == 200
+    assert json_doc.json()["version"] == response.json()["version"]
+    etag = json_doc["ETag"]
+    assert gateway.get("/api/v1/gateway-policy", HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "audit.notify.deliver marks a webhook whose post_webhook.delay() fails while the broker "
+        "is down as webhook_status=failed ('not queued') and nothing re-queues it when Redis is "
+        "back: the notification of a flip made during the outage is never delivered. Needs an "
+        "outbox sweep (beat task re-queuing pending/not-queued notifications)."
+    ),
+)
+def test_it_runs_work_queued_during_the_outage_once_redis_is_back(
+    drill_world, django_capture_on_commit_callbacks
+):
+    from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
+
+    redis, webhook = drill_world
+    redis.kill()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = flip(True, "drill: flipped while Redis is down")
+    assert response.status_code == 200
+    notification = Notification.objects.filter(event="killswitch.flipped").latest("pk")
+
+    redis.start()
+    # Once the broker is back, beat's sweepers run as they do every few minutes; a worker takes
+    # whatever they (or anything else) queued.
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        module, _, name = entry["task"].rpartition(".")
+        getattr(importlib.import_module(module), name).delay()
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not webhook.received:
+            time.sleep(0.2)
+    delivered = [body for body in webhook.received if body.get("id") == notification.pk]
+    assert delivered, f"not delivered; notification is {notification.webhook_status}"
