@@ -40,6 +40,7 @@ def bench_environ(var_dir: str) -> dict:
         "CHANGEMGMT_VAR_DIR": var_dir,
         "DB_CONN_MAX_AGE": "60",
         "LOG_LEVEL": "ERROR",
+        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         "DEMO_PASSWORD": PASSWORD,
         "DJANGO_SETTINGS_MODULE": "changemgmt.settings",
     }

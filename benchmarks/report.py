@@ -39,7 +39,8 @@ def rows(results):
                         f"gateway {name}",
                         t["path"],
                         f"{_fmt(t['rps'])} req/s, p50 {_fmt(t['p50_ms'])} ms, "
-                        f"p99 {_fmt(t['p99_ms'])} ms, x{_fmt(t['ratio_to_trivial'])} trivial",
+                        f"p99 {_fmt(t['p99_ms'])} ms, x{_fmt(t['ratio_to_trivial'])} trivial, "
+                        f"{_fmt(t.get('queries_per_request'))} SQL",
                         t.get("target", "baseline"),
                         _verdict(t),
                     )

@@ -173,7 +173,7 @@ def main():
             log=log,
             tokens=tokens,
             rounds=3 if args.quick else 5,
-            burst_s=1.0 if args.quick else 2.5,
+            burst_s=0.8 if args.quick else 1.5,
             page_requests=15 if args.quick else 40,
             flips=10 if args.quick else 20,
         )

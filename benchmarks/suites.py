@@ -64,45 +64,51 @@ def gateway_policy(ctx: Context) -> dict:
     if len(targets) == 1:
         return not_available("; ".join(missing))
 
-    names = list(targets)
-    per_round = {name: [] for name in names}
+    compared = [name for name in targets if name != "trivial"]
+    runs = {name: [] for name in targets}
+    ratios = {name: [] for name in compared}
     for round_no in range(ctx.rounds):
-        # Rotate the order each round so no target always runs first (warm-up, drift).
-        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        # trivial, A, trivial, B, trivial, …: each target is compared with the trivial bursts
+        # right before and after it, so the machine's drift hits both sides of every ratio.
+        # The order of the targets rotates each round.
+        shift = round_no % len(compared)
+        order = compared[shift:] + compared[:shift]
+        before = _burst(ctx, targets["trivial"])
+        runs["trivial"].append(before)
         for name in order:
-            path, headers = targets[name]
-            per_round[name].append(
-                ctx.load.run(path, headers=headers, duration_s=ctx.burst_s, max_requests=100_000)
-            )
+            run = _burst(ctx, targets[name])
+            after = _burst(ctx, targets["trivial"])
+            runs[name].append(run)
+            runs["trivial"].append(after)
+            base = (before["rps"] + after["rps"]) / 2
+            if base:
+                ratios[name].append(run["rps"] / base)
+            before = after
         ctx.log(
-            f"    round {round_no + 1}/{ctx.rounds}: "
-            + ", ".join(f"{n} {per_round[n][-1]['rps']:.0f}/s" for n in names)
+            f"    round {round_no + 1}/{ctx.rounds}: trivial {before['rps']:.0f}/s; "
+            + ", ".join(f"{n} x{ratios[n][-1]:.2f}" for n in compared if ratios[n])
         )
 
+    queries = gateway_queries(targets)
     results = {"available": True, "missing": missing, "targets": {}}
-    for name in names:
-        runs = per_round[name]
-        ratios = [
-            run["rps"] / base["rps"]
-            for run, base in zip(runs, per_round["trivial"], strict=True)
-            if base["rps"]
-        ]
+    for name, path_headers in targets.items():
         statuses = {}
-        for run in runs:
+        for run in runs[name]:
             for status, count in run["statuses"].items():
                 statuses[str(status)] = statuses.get(str(status), 0) + count
         entry = {
-            "path": targets[name][0],
-            "rps": _round(median(r["rps"] for r in runs), 1),
-            "p50_ms": _round(median(r["p50_ms"] for r in runs)),
-            "p99_ms": _round(median(r["p99_ms"] for r in runs)),
-            "ratio_to_trivial": _round(median(ratios), 3),
-            "ratio_per_round": [_round(r, 3) for r in ratios],
+            "path": path_headers[0],
+            "rps": _round(median(r["rps"] for r in runs[name]), 1),
+            "p50_ms": _round(median(r["p50_ms"] for r in runs[name])),
+            "p99_ms": _round(median(r["p99_ms"] for r in runs[name])),
+            "queries_per_request": queries.get(name),
             "statuses": statuses,
         }
-        expected = "304" if name.endswith("_304") else "200"
         if name != "trivial":
+            expected = "304" if name.endswith("_304") else "200"
             target = 0.9 if expected == "304" else 0.8
+            entry["ratio_to_trivial"] = _round(median(ratios[name]), 3)
+            entry["ratio_per_round"] = [_round(r, 3) for r in ratios[name]]
             entry["target"] = f"requests/s >= {target} x trivial"
             entry["all_status_" + expected] = set(statuses) == {expected}
             entry["pass"] = bool(
@@ -110,8 +116,32 @@ def gateway_policy(ctx: Context) -> dict:
                 and entry["ratio_to_trivial"] >= target
                 and entry["all_status_" + expected]
             )
+        else:
+            entry["ratio_to_trivial"] = 1.0
         results["targets"][name] = entry
     return results
+
+
+def _burst(ctx, path_headers):
+    path, headers = path_headers
+    return ctx.load.run(path, headers=headers, duration_s=ctx.burst_s, max_requests=1_000_000)
+
+
+def gateway_queries(targets) -> dict:
+    """SQL queries per request of each target, counted in-process (a warm second request)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    for name, (path, headers) in targets.items():
+        meta = {"HTTP_" + key.upper().replace("-", "_"): value for key, value in headers.items()}
+        client = Client()
+        client.get(path, **meta)
+        with CaptureQueriesContext(connection) as captured:
+            client.get(path, **meta)
+        counts[name] = len(captured.captured_queries)
+    return counts
 
 
 # ----- b. kill-switch propagation -----
@@ -245,6 +275,7 @@ def page_queries(log) -> dict:
         counts[name] = {
             "available": True,
             "status": response.status_code,
+            "statements": [" ".join(q["sql"].split())[:90] for q in queries],
             "queries": len(queries),
             "sql_ms": round(sum(float(q["time"]) for q in queries) * 1000, 1),
             "slowest": [
@@ -345,9 +376,19 @@ def compare_sizes(small: dict, large: dict) -> dict:
             ),
             "all_status_200": ok_statuses,
             "slowest_queries_large": q_large["slowest"],
+            "statements_added_at_large": _added(q_small["statements"], q_large["statements"]),
             "target": "queries constant; p95(large) <= 1.5 x p95(small)",
         }
         out[name]["pass"] = bool(
             out[name]["queries_constant"] and ratio is not None and ratio <= 1.5 and ok_statuses
         )
     return out
+
+
+def _added(small: list[str], large: list[str]) -> dict[str, int]:
+    """Statements the large page ran more often than the small one (what grows with the data)."""
+    from collections import Counter
+
+    grown = Counter(large)
+    grown.subtract(Counter(small))
+    return {sql: n for sql, n in grown.items() if n > 0}
