@@ -102,9 +102,19 @@ def transition_refusals(ticket, name: str, user) -> list[tuple[str, str]]:
     return refusals(conditions, ticket)
 
 
+# Guards on what the caller types in with the transition (a reason, a planned start, review
+# notes), not on the ticket: they cannot refuse before the input is given.
+INPUT_GUARDS = {"reason_is_given", "planned_start_is_set", "review_notes_are_written"}
+
+
 def available_transitions(ticket, user) -> list[str]:
-    """The transitions `user` may take on `ticket` right now (state, role and guards)."""
-    return [name for name in TRANSITIONS if not transition_refusals(ticket, name, user)]
+    """The transitions `user` may take on `ticket` right now (state, role and guards), given the
+    input each one asks for (reason, planned start, review notes)."""
+    return [
+        name
+        for name in TRANSITIONS
+        if all(guard in INPUT_GUARDS for guard, _ in transition_refusals(ticket, name, user))
+    ]
 
 
 def offered_transitions(ticket, user) -> dict[str, list[str]]:
