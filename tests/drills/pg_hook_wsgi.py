@@ -9,21 +9,25 @@ import os
 import time
 from pathlib import Path
 
-from changemgmt.wsgi import application  # noqa: F401  (gunicorn's entry point)
-from changemgmt.tickets import services
-from changemgmt.tickets.models import EvalDelta
-
-_save_audited = services.save_audited
+from changemgmt.wsgi import application  # noqa: F401  (gunicorn's entry point; sets Django up)
 
 
-def _paused_save_audited(obj, **kwargs):
-    hook = os.environ.get("DRILL_HOOK_DIR")
-    if hook and isinstance(obj, EvalDelta) and obj.pk is None:
-        Path(hook, "reached").touch()
-        deadline = time.monotonic() + 60
-        while not Path(hook, "release").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-    return _save_audited(obj, **kwargs)
+def _install():
+    from changemgmt.tickets import services
+    from changemgmt.tickets.models import EvalDelta
+
+    save_audited = services.save_audited
+
+    def paused_save_audited(obj, **kwargs):
+        hook = os.environ.get("DRILL_HOOK_DIR")
+        if hook and isinstance(obj, EvalDelta) and obj.pk is None:
+            Path(hook, "reached").touch()
+            deadline = time.monotonic() + 60
+            while not Path(hook, "release").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return save_audited(obj, **kwargs)
+
+    services.save_audited = paused_save_audited
 
 
-services.save_audited = _paused_save_audited
+_install()

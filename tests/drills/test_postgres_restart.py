@@ -218,11 +218,13 @@ def test_it_shows_the_error_page_and_keeps_no_half_written_ticket_when_postgres_
     assert call(base, "/", opener=browser)[0] == 200
 
     answer = {}
-    filing = threading.Thread(
-        target=lambda: answer.update(
-            zip(("status", "body"), call(base, "/api/v1/changes/", token=token, data=ticket(TITLE)))
+
+    def file_it():
+        answer["status"], answer["body"] = call(
+            base, "/api/v1/changes/", token=token, data=ticket(TITLE)
         )
-    )
+
+    filing = threading.Thread(target=file_it)
     filing.start()
     deadline = time.monotonic() + 30
     while not (hook / "reached").exists():
