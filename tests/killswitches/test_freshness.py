@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -10,7 +10,7 @@ from tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 
-EXERCISED = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+EXERCISED = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
