@@ -41,8 +41,10 @@
       var html = template.innerHTML.replace(/__prefix__/g, String(index));
       body.insertAdjacentHTML("beforeend", html);
       total.value = String(index + 1);
-      body.querySelectorAll("[data-js-only]").forEach(function (el) { el.classList.remove("d-none"); });
-      var first = body.lastElementChild.querySelector("input");
+      var row = body.lastElementChild;
+      row.querySelectorAll("[data-js-only]").forEach(function (el) { el.classList.remove("d-none"); });
+      row.querySelectorAll("[data-nojs-only]").forEach(function (el) { el.classList.add("d-none"); });
+      var first = row.querySelector("input");
       if (first) first.focus();
     });
   }
