@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from . import api
+
+urlpatterns = [
+    path("windows/", api.WindowsView.as_view(), name="api-windows"),
+    path("calendar/events/", api.CalendarEventsView.as_view(), name="api-calendar-events"),
+    path("changes/<str:change_id>/slots/", api.ChangeSlotsView.as_view(), name="api-change-slots"),
+]
