@@ -270,7 +270,7 @@ def rollout_advance(ticket_id: int, now: datetime) -> str | None:
     did (for the command's output), or None when the ticket is locked elsewhere or not active."""
     with clock.frozen_at(now):
         ticket = (
-            ChangeTicket.objects.select_for_update(skip_locked=True)
+            ChangeTicket.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("feature", "release_manager")
             .filter(pk=ticket_id, state__in=ACTIVE_RAMP_STATES)
             .first()

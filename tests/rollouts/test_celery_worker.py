@@ -1,0 +1,134 @@
+"""A real Celery worker (in-process, solo pool) on the configured broker: Redis when REDIS_URL is
+set, else kombu's filesystem transport in tmp_path. Each test uses its own queue so workers of
+other test runs sharing the broker never take our messages. We wait for the worker with a bounded
+poll on task completions; time rules are driven by the `now` passed to the task, never by sleeping.
+"""
+
+import threading
+import time
+import uuid
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.conf import settings
+
+from changemgmt.celery import app
+from changemgmt.rollouts import tasks
+from tests.rollouts.conftest import feed, ny, stage_percent
+
+pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
+
+
+def _drop_broker_connections():
+    """Forget pooled connections made with the previous broker settings (kombu keeps its pools
+    in a global registry keyed by connection, so they are not closed, only no longer ours)."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture(scope="module")
+def running_worker(tmp_path_factory):
+    """One worker for the module (starting and stopping one takes seconds)."""
+    tmp_path = tmp_path_factory.mktemp("broker")
+    queue = f"rollouts-test-{uuid.uuid4().hex[:10]}"
+    saved = {
+        key: app.conf.get(key)
+        for key in ("broker_url", "broker_transport_options", "task_default_queue")
+    }
+    if settings.REDIS_URL:
+        app.conf.broker_url = settings.REDIS_URL
+    else:
+        for folder in ("queue", "processed"):
+            (tmp_path / folder).mkdir()
+        app.conf.broker_url = "filesystem://"
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(tmp_path / "queue"),
+            "data_folder_out": str(tmp_path / "queue"),
+            "processed_folder": str(tmp_path / "processed"),
+            "store_processed": False,
+        }
+    app.conf.task_default_queue = queue
+    _drop_broker_connections()
+
+    finished = []
+    done = threading.Condition()
+
+    def on_postrun(task_id=None, task=None, **kwargs):
+        if task is not None and task.name == tasks.advance_rollouts.name:
+            with done:
+                finished.append(task_id)
+                done.notify_all()
+
+    def wait_for(count, since, timeout=30):
+        deadline = time.monotonic() + timeout
+        with done:
+            while len(finished) - since < count:
+                left = deadline - time.monotonic()
+                ran = len(finished) - since
+                assert left > 0, f"the worker ran {ran} of {count} tasks in {timeout}s"
+                done.wait(left)
+
+    task_postrun.connect(on_postrun, weak=False)
+    try:
+        with start_worker(
+            app, perform_ping_check=False, pool="solo", queues=[queue], loglevel="WARNING"
+        ):
+            yield queue, finished, wait_for
+    finally:
+        task_postrun.disconnect(on_postrun)
+        for key, value in saved.items():
+            app.conf[key] = value
+        _drop_broker_connections()
+
+
+@pytest.fixture
+def worker(running_worker):
+    """(send(now), wait_for(count)): count tasks finished since this test began."""
+    queue, finished, wait_for = running_worker
+    since = len(finished)
+
+    def send(now):
+        tasks.advance_rollouts.apply_async(kwargs={"now": now.isoformat()}, queue=queue)
+
+    return send, lambda count: wait_for(count, since)
+
+
+def test_it_plays_the_worked_example_through_a_worker(ramping_ticket, worker):
+    send, wait_for = worker
+    ticket = ramping_ticket
+    feed(ticket, ny(2027, 2, 10, 10, 10))
+    send(ny(2027, 2, 10, 10, 30))
+    wait_for(1)
+    assert stage_percent(ticket) == 10
+    feed(ticket, ny(2027, 2, 10, 10, 40))
+    send(ny(2027, 2, 10, 14, 30))
+    wait_for(2)
+    assert stage_percent(ticket) == 50
+    feed(ticket, ny(2027, 2, 10, 15, 0))
+    send(ny(2027, 2, 11, 14, 30))
+    wait_for(3)
+    ticket.refresh_from_db()
+    assert ticket.state == "deployed"
+    assert stage_percent(ticket) == 100
+
+
+def test_it_moves_one_stage_when_a_tick_is_delivered_twice(ramping_ticket, worker):
+    send, wait_for = worker
+    feed(ramping_ticket, ny(2027, 2, 10, 10, 10))
+    at = ny(2027, 2, 10, 10, 31)
+    send(at)
+    send(at)
+    wait_for(2)
+    assert stage_percent(ramping_ticket) == 10
+    assert ramping_ticket.history.filter(history_change_reason__startswith="promote").count() == 1
+
+
+def test_it_halts_on_a_breach_through_a_worker(ramping_ticket, worker):
+    send, wait_for = worker
+    feed(ramping_ticket, ny(2027, 2, 10, 10, 10), n=1, error_rate=0.031)
+    send(ny(2027, 2, 10, 10, 11))
+    wait_for(1)
+    ramping_ticket.refresh_from_db()
+    assert ramping_ticket.state == "halted"
+    assert ramping_ticket.last_reason == "error_rate 0.031 > 0.02 at 1% stage"
