@@ -71,6 +71,10 @@ def _serve(request, fmt: str):
         etag = doc.etag(fmt)
         if fmt == "yaml":
             body, signature, content_type = doc.yaml, doc.yaml_signature, "application/yaml"
+            if "text/html" in request.META.get("HTTP_ACCEPT", ""):
+                # A person in a browser reads it in the tab instead of downloading a file; the
+                # bytes (and so the signature) are the same.
+                content_type = "text/plain"
         else:
             body, signature, content_type = doc.json, doc.json_signature, "application/json"
         response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
@@ -80,6 +84,7 @@ def _serve(request, fmt: str):
     response["X-Policy-Version"] = str(at[0])
     # Gateways must revalidate every time: a flip shows in the very next request.
     response["Cache-Control"] = "no-cache"
+    response["Vary"] = "Accept, Authorization, Cookie"
     return response
 
 

@@ -141,9 +141,7 @@ def test_it_puts_game_days_on_the_calendar(db):
     from changemgmt.windows.calendar import extra_events
 
     GameDay.objects.create(quarter="2026-Q4", scheduled_for=date(2026, 11, 11))
-    events = extra_events(
-        datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
-    )
+    events = extra_events(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
     assert [e["title"] for e in events if e["kind"] == "game_day"] == [
         "Kill-switch game day 2026-Q4"
     ]
