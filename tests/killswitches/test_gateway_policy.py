@@ -135,3 +135,18 @@ def test_it_signs_with_the_configured_key(settings, client, gateway_token, switc
     policy.policy_bump("new key")
     response = get(client, YAML_URL, gateway_token)
     assert signing.verify(public, response.content, response["X-Policy-Signature"])
+
+
+def test_it_answers_a_gateway_poll_with_one_query(
+    client, gateway_token, switches, django_assert_num_queries
+):
+    first = get(client, YAML_URL, gateway_token)  # builds and memoises the document
+    policy.policy_bump("x")
+    get(client, YAML_URL, gateway_token)
+    with django_assert_num_queries(1):
+        again = get(client, YAML_URL, gateway_token)
+    assert again.status_code == 200
+    with django_assert_num_queries(1):
+        not_modified = get(client, YAML_URL, gateway_token, HTTP_IF_NONE_MATCH=again["ETag"])
+    assert not_modified.status_code == 304
+    assert first["ETag"] != again["ETag"]
