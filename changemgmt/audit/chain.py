@@ -31,7 +31,9 @@ def history_models() -> tuple[type[models.Model], ...]:
     found = [
         m
         for m in apps.get_models()
-        if issubclass(m, HistoricalChanges) and hasattr(m, "instance_type")
+        if issubclass(m, HistoricalChanges)
+        and hasattr(m, "instance_type")
+        and m._meta.pk.name == "history_id"  # m2m snapshot tables have m2m_history_id
     ]
     return tuple(sorted(found, key=lambda m: m._meta.label_lower))
 

@@ -1,7 +1,9 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from changemgmt.audit.chain import m2m_history_models
 from changemgmt.audit.models import AuditRecord
+from changemgmt.catalog.models import Team
 from changemgmt.tickets.models import ChangeTicket, EvalDelta
 
 from .conftest import as_table_owner
@@ -109,3 +111,28 @@ def test_it_rejects_a_forged_record_whose_hashes_were_recomputed(audited_ticket)
     with pytest.raises(CommandError) as broken:
         verify()
     assert f"audit record #{second.seq}: does not link" in str(broken.value)
+
+
+def test_it_covers_the_membership_snapshots_of_m2m_history(author, outsider):
+    from changemgmt.audit.recording import save_audited
+    from tests.factories import TeamFactory
+
+    team = TeamFactory(slug="ai-platform")
+    team.members.add(author)  # a "~" history row with a snapshot of the members
+    save_audited(team, acting_user=author, reason="renamed")
+    verify()
+    snapshot = m2m_history_models(Team.history.model)[0]
+    changed = team.history.order_by("history_id")[1]
+    record = AuditRecord.objects.get(
+        history_model="catalog.historicalteam", history_id=changed.history_id
+    )
+    with as_table_owner() as cursor:
+        cursor.execute(
+            f"INSERT INTO {snapshot._meta.db_table} (id, history_id, team_id, user_id) "
+            "VALUES (%s, %s, %s, %s)",
+            [999, changed.history_id, team.pk, outsider.pk],
+        )
+    with pytest.raises(CommandError) as broken:
+        verify()
+    assert f"audit record #{record.seq}:" in str(broken.value)
+    assert "edited" in str(broken.value)
