@@ -9,4 +9,4 @@ class KillswitchesConfig(AppConfig):
     def ready(self):
         # Registered at import: the policy bump on ramp transitions, the `start` guard on stale
         # kill switches, the canary-exercise policy section, game days on the calendar.
-        from . import freshness, gamedays, policy  # noqa: F401
+        from . import freshness, gamedays, hotpath, policy  # noqa: F401

@@ -66,8 +66,15 @@ def policy_bump(reason: str) -> int:
     row.changed_at = clock.now()
     row._change_reason = (reason or "policy change")[:500]
     row.save()
-    transaction.on_commit(ensure_document, robust=True)
+    transaction.on_commit(_after_bump, robust=True)
     return row.current
+
+
+def _after_bump():
+    from .hotpath import publish_current
+
+    ensure_document()
+    publish_current()
 
 
 @dataclass(frozen=True)
