@@ -46,6 +46,30 @@ def bench_environ(var_dir: str) -> dict:
     }
 
 
+# Two `make bench` runs at once would drop each other's database mid-run: the first one holds
+# this advisory lock (on the maintenance database) until it ends; the second waits for it.
+BENCH_LOCK_KEY = 0x6368676D62656E63  # "chgmbenc"
+
+
+class BenchLock:
+    def __init__(self, log):
+        self.log = log
+        self.conn = None
+
+    def __enter__(self):
+        import psycopg
+
+        self.conn = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
+        got = self.conn.execute("SELECT pg_try_advisory_lock(%s)", [BENCH_LOCK_KEY]).fetchone()[0]
+        if not got:
+            self.log("another benchmark run holds the bench lock: waiting for it to finish …")
+            self.conn.execute("SELECT pg_advisory_lock(%s)", [BENCH_LOCK_KEY])
+        return self
+
+    def __exit__(self, *exc):
+        self.conn.close()  # closing the session releases the lock
+
+
 def recreate_database():
     import psycopg
 

@@ -57,7 +57,9 @@ def rows(results):
             ("kill-switch propagation", "flip -> policy", value, "<= 100 ms", _verdict(prop))
         )
     pages = suites.get("pages")
-    if pages:
+    if pages and "error" in pages:
+        out.append(("pages", "", pages["error"], "", "MISS"))
+    elif pages:
         small, large = pages["small"], pages["large"]
         out.append(
             (

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import traceback
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,19 +119,39 @@ def prepare_database(args):
 
 
 def run_suite(name, results, fn, *fn_args):
+    """Run one suite; an error is recorded and the run goes on. A database connection killed
+    under it (another process restarting PostgreSQL) gets one retry on fresh connections."""
+    from django.db import OperationalError, connections
+
     log(f"== {name}")
     started = time.monotonic()
-    try:
-        results[name] = fn(*fn_args)
-    except Exception as exc:  # one broken suite must not lose the others' numbers
-        traceback.print_exc()
-        results[name] = {"available": True, "error": f"{type(exc).__name__}: {exc}", "pass": False}
+    for attempt in (1, 2):
+        try:
+            results[name] = fn(*fn_args)
+            break
+        except OperationalError as exc:
+            traceback.print_exc()
+            connections.close_all()
+            results[name] = {"available": True, "error": f"OperationalError: {exc}", "pass": False}
+            if attempt == 1:
+                log(f"   database error, retrying {name} once …")
+                time.sleep(3)
+        except Exception as exc:  # one broken suite must not lose the others' numbers
+            traceback.print_exc()
+            results[name] = {
+                "available": True,
+                "error": f"{type(exc).__name__}: {exc}",
+                "pass": False,
+            }
+            break
     results[name]["seconds"] = round(time.monotonic() - started, 1)
     if results[name].get("available") is False:
         log(f"   not available: {results[name].get('why')}")
 
 
 def main():
+    # whitenoise warns that STATIC_ROOT is missing: the bench never serves static files.
+    warnings.filterwarnings("ignore", message="No directory at")
     args = parse_args()
     only = set(args.only.split(","))
     var_dir = env.make_var_dir()
@@ -142,6 +163,7 @@ def main():
         "suites": {},
     }
     suites = results["suites"]
+    pages = {}
     gunicorn = load = None
     try:
         log(f"creating database {env.BENCH_DB} and flushing Redis DB 15 …")
@@ -182,19 +204,23 @@ def main():
             run_suite("gateway", suites, s.gateway_policy, ctx)
         if "propagation" in only:
             run_suite("propagation", suites, s.propagation, ctx)
-        if "pages" in only or "csv" in only or "rollouts" in only:
-            small = None
-            if "pages" in only:
-                log("== pages at 100 tickets")
-                small = s.pages_at_size(ctx, "100 tickets")
-            grow_to(args, datagen)
-            if "pages" in only:
-                log(f"== pages at {datagen.ticket_count():,} tickets")
-                large = s.pages_at_size(ctx, "large")
+        if "pages" in only:
+            run_suite("pages_small", pages, s.pages_at_size, ctx, "100 tickets")
+        if only & {"pages", "csv", "rollouts"}:
+            run_suite("data", results, grow_to, args, datagen)
+        if "pages" in only:
+            run_suite("pages_large", pages, s.pages_at_size, ctx, "large")
+            if "error" not in pages["pages_small"] and "error" not in pages["pages_large"]:
                 suites["pages"] = {
-                    "small": _summary(small),
-                    "large": _summary(large),
-                    "pages": s.compare_sizes(small, large),
+                    "small": _summary(pages["pages_small"]),
+                    "large": _summary(pages["pages_large"]),
+                    "pages": s.compare_sizes(pages["pages_small"], pages["pages_large"]),
+                }
+            else:
+                suites["pages"] = {
+                    "available": True,
+                    "pass": False,
+                    "error": "; ".join(p.get("error", "") for p in pages.values()),
                 }
         if "rollouts" in only:
             from benchmarks import rollouts as r
@@ -204,6 +230,9 @@ def main():
             from benchmarks import csv_export as c
 
             run_suite("csv", suites, c.csv_export_bench, ctx, args.csv_rows)
+    except BaseException as exc:
+        results["error"] = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
     finally:
         if load:
             load.close()
@@ -232,13 +261,15 @@ def main():
     print()
     print(table(results))
     log(f"results written to {args.output}")
+    return 1 if "error" in results else 0
 
 
 def grow_to(args, datagen):
+    started = time.monotonic()
     have = datagen.ticket_count()
     to_add = max(0, args.large_tickets - have)
     if not to_add:
-        return
+        return {"added_tickets": 0}
     per_ticket = max(1, round((args.history_rows - datagen.history_count()) / to_add))
     log(
         f"adding {to_add:,} tickets with {per_ticket} history rows each "
@@ -247,6 +278,12 @@ def grow_to(args, datagen):
     datagen.add_tickets(to_add, active=False, history_per_ticket=per_ticket, log=log)
     log("ANALYZE …")
     datagen.analyze()
+    return {
+        "added_tickets": to_add,
+        "tickets": datagen.ticket_count(),
+        "ticket_history_rows": datagen.history_count(),
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def _summary(size):
@@ -256,5 +293,10 @@ def _summary(size):
     }
 
 
+def locked_main():
+    with env.BenchLock(log):
+        return main()
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(locked_main())
