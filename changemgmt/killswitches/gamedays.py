@@ -186,7 +186,19 @@ def exercise_verify(exercise, *, passed: bool, evidence: str, acting_user) -> Ex
             acting_user=acting_user,
             reason=f"exercised on game day {exercise.game_day.quarter}",
         )
+        _close_if_covered(exercise.game_day, acting_user)
     return exercise
+
+
+def _close_if_covered(game_day, acting_user):
+    """A game day is done once every switch has a passed exercise in it."""
+    passed = set(
+        game_day.exercises.filter(fallback_verified=True).values_list("switch_path", flat=True)
+    )
+    if game_day.status != GameDay.Status.DONE and {s.path for s in all_switches()} <= passed:
+        game_day = GameDay.objects.select_for_update().get(pk=game_day.pk)
+        game_day.status = GameDay.Status.DONE
+        save_audited(game_day, acting_user=acting_user, reason="every switch exercised")
 
 
 @transaction.atomic

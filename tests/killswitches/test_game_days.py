@@ -134,6 +134,8 @@ def test_it_runs_an_exercise_from_the_page_without_javascript(client, tenant_swi
     assert exercise.result == "pass" and exercise.restored_at
     tenant_switch.refresh_from_db()
     assert tenant_switch.last_exercised_at is not None
+    day.refresh_from_db()
+    assert day.status == GameDay.Status.DONE  # the only switch is covered
     assert "not reporting" not in client.get("/kill-switches/game-days/").content.decode()
 
 
