@@ -1,4 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "rollouts"
-urlpatterns = []
+urlpatterns = [
+    path("dashboard-panel/", views.dashboard_panel, name="dashboard-panel"),
+    path("<str:change_id>/panel/", views.ticket_panel, name="ticket-panel"),
+    path("<str:change_id>/plan/", views.plan_edit, name="plan"),
+    path("<str:change_id>/control/<str:name>/", views.control, name="control"),
+    path(
+        "<str:change_id>/breaches/<int:pk>/acknowledge/",
+        views.acknowledge,
+        name="acknowledge",
+    ),
+]

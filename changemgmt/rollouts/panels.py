@@ -1,0 +1,62 @@
+"""The ramp's part of the ticket page and of the dashboard (see changemgmt.web.panels)."""
+
+from changemgmt import roles
+from changemgmt.tickets import rules
+from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
+
+from . import status
+from .forms import CONTROL_LABELS
+from .services import PLAN_EDITABLE_STATES
+
+SHOWN_STATES = {State.RAMPING, State.HALTED, State.DEPLOYED, State.ROLLED_BACK, State.CLOSED}
+
+
+def ticket_context(request, ticket) -> dict:
+    panel = status.summary(ticket, with_charts=ticket.state in SHOWN_STATES)
+    may_release = rules.may_release(ticket, request.user)
+    panel.update(
+        {
+            "may_edit_plan": ticket.state in PLAN_EDITABLE_STATES
+            and ticket.author_id == request.user.pk,
+            "plan_frozen": ticket.state not in PLAN_EDITABLE_STATES,
+            "may_release": may_release,
+            "breaches": list(ticket.breaches.select_related("stage", "acknowledged_by")),
+            "controls": [
+                (name, label)
+                for name, label in CONTROL_LABELS.items()
+                if may_release and _offered(ticket, name)
+            ],
+            "live": ticket.state in ACTIVE_RAMP_STATES,
+        }
+    )
+    return panel
+
+
+def _offered(ticket, name) -> bool:
+    return {
+        "promote": ticket.state == State.RAMPING,
+        "halt": ticket.state == State.RAMPING,
+        "resume": ticket.state == State.HALTED,
+        "roll_back": ticket.state in (State.RAMPING, State.HALTED, State.DEPLOYED),
+    }[name]
+
+
+def ticket_panel(request, ticket):
+    if not roles.is_human_reader(request.user):
+        return None
+    return ticket_context(request, ticket)
+
+
+def dashboard_context(request) -> dict:
+    tickets = (
+        ChangeTicket.objects.filter(state__in=ACTIVE_RAMP_STATES)
+        .select_related("feature")
+        .order_by("change_id")
+    )
+    return {"ramps": [status.summary(ticket) for ticket in tickets]}
+
+
+def dashboard_panel(request):
+    if not roles.is_human_reader(request.user):
+        return None
+    return dashboard_context(request)
