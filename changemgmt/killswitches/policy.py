@@ -7,8 +7,8 @@ Contract for other apps:
 - `policy_bump(reason) -> int`: the next version, taken under a row lock. The document for it is
   built once after commit (or by the first reader that finds it missing) and then only served.
 
-Serving is the hot path (every gateway polls it): read the current version (one tiny query), then
-serve stored bytes. The ETag is derived from that DB version, never from per-process memory, so a
+Serving is the hot path (every gateway polls it): read the current version (one Redis MGET with
+the caller's token, see hotpath.py, or one tiny query), then serve stored bytes. The ETag is derived from that DB version, never from per-process memory, so a
 flip shows in the very next request on every web process.
 """
 

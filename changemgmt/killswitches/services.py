@@ -148,9 +148,9 @@ def killswitch_flip(
         errors["expires"] = "The expiry date is in the past."
     if errors:
         raise ValidationError(errors)
-    if switch.engaged == bool(engaged) and (
-        expires is None or expires == getattr(switch, "expires", None)
-    ):
+    # A new expiry on an engaged tenant switch is a change; on a release it means nothing.
+    new_expiry = engaged and expires is not None and expires != getattr(switch, "expires", None)
+    if switch.engaged == bool(engaged) and not new_expiry:
         return FlipResult(switch, changed=False, version=current_version())
 
     switch.set_engaged(bool(engaged))

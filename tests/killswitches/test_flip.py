@@ -103,3 +103,14 @@ def test_it_names_the_blast_radius(feature_switch):
     assert blast_radius(feature_switch) == (
         "turns AI off for 4,000,000 users of policy-search-v1; fallback keyword-search-v3"
     )
+
+
+@time_machine.travel("2026-05-01 12:00Z", tick=False)
+def test_it_extends_an_engaged_tenant_switch_with_a_new_expiry(tenant_switch, support_eng):
+    args = dict(engaged=True, reason="pause", acting_user=support_eng)
+    killswitch_flip("tenant", tenant_switch.key, expires=date(2026, 6, 30), **args)
+    assert not killswitch_flip("tenant", tenant_switch.key, **args).changed
+    assert killswitch_flip("tenant", tenant_switch.key, expires=date(2026, 7, 31), **args).changed
+    tenant_switch.refresh_from_db()
+    assert tenant_switch.expires == date(2026, 7, 31)
+    assert policy.current_version() == 2
