@@ -161,8 +161,25 @@ def _ticket_form_page(request, *, ticket=None):
 @require_http_methods(["GET", "POST"])
 def ticket_new(request):
     if not roles.has_role(request.user, roles.AUTHOR):
-        raise PermissionDenied("Only an author may file a change ticket.")
+        refusal = "Only an author may file a change ticket."
+        if _auditor_reading(request):
+            return _read_only_form(request, None, refusal)
+        raise PermissionDenied(refusal)
     return _ticket_form_page(request)
+
+
+def _auditor_reading(request) -> bool:
+    """The auditor reads every page (DESIGN.md) but changes nothing: GET only."""
+    return request.method == "GET" and roles.has_role(request.user, roles.AUDITOR)
+
+
+def _read_only_form(request, ticket, refusal):
+    form = TicketForm(instance=ticket if ticket is not None else ChangeTicket())
+    return _render(
+        request,
+        "tickets/form.html",
+        {"form": form, "evals": eval_formset(ticket), "ticket": ticket, "read_only": refusal},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -170,7 +187,10 @@ def ticket_edit(request, change_id):
     _require_reader(request)
     ticket = _ticket(change_id)
     if ticket.author_id != request.user.pk:
-        raise PermissionDenied("Only the ticket's author may edit it.")
+        refusal = "Only the ticket's author may edit it."
+        if _auditor_reading(request):
+            return _read_only_form(request, ticket, refusal)
+        raise PermissionDenied(refusal)
     if not ticket.is_editable:
         # The record is written before the deploy, never after (the article's common mistakes).
         return _render(request, "tickets/frozen.html", {"ticket": ticket}, status=409)
@@ -416,6 +436,9 @@ def cab_review(request, change_id):
         context["refusal"] = "The author cannot vote on their own ticket."
         return _render(request, "tickets/review.html", context, status=403)
     if not seats:
+        if _auditor_reading(request):
+            context["notice"] = "Only a CAB seat may vote; you are reading the review."
+            return _render(request, "tickets/review.html", context)
         raise PermissionDenied("Only a CAB seat may review and vote.")
     form = VoteForm(request.POST or None, seats=seats)
     status = 200

@@ -199,11 +199,23 @@ def test_it_refuses_the_author_who_also_holds_a_seat(client, feature, release_ma
 
 
 def test_it_refuses_people_without_a_seat(client, submitted_ticket, release_manager, auditor):
+    client.force_login(release_manager)
+    assert client.get(f"/tickets/{submitted_ticket.change_id}/review/").status_code == 403
     for user in (release_manager, auditor):
         client.force_login(user)
-        assert client.get(f"/tickets/{submitted_ticket.change_id}/review/").status_code == 403
         assert review(client, submitted_ticket, decision="reject", comment="x").status_code == 403
     assert not Vote.objects.exists()
+    submitted_ticket.refresh_from_db()
+    assert submitted_ticket.state == State.SUBMITTED
+
+
+def test_it_lets_the_auditor_read_the_review_without_a_vote_form(client, submitted_ticket, auditor):
+    client.force_login(auditor)
+    response = client.get(f"/tickets/{submitted_ticket.change_id}/review/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Only a CAB seat may vote" in body and "Cast vote" not in body
+    assert submitted_ticket.rollback_plan in body
 
 
 def test_it_refuses_a_vote_on_a_draft(client, author, feature, cab_platform):

@@ -7,7 +7,7 @@ import time_machine
 
 from changemgmt.tickets import services
 from changemgmt.tickets.models import ChangeTicket, State, Vote
-from tests.factories import FeatureFactory, TicketFactory
+from tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -251,5 +251,10 @@ def test_it_lets_an_auditor_read_but_offers_no_action(client, auditor, feature):
     ticket = TicketFactory(feature=feature)
     client.force_login(auditor)
     body = client.get(f"/tickets/{ticket.change_id}/").content.decode()
-    assert action_forms(body) == set()
-    FeatureFactory(slug="x")
+    assert action_forms(body) == set() and "Edit draft" not in body
+    edit_page = client.get(f"/tickets/{ticket.change_id}/edit/").content.decode()
+    assert 'id="read-only"' in edit_page and "Save draft</button>" not in edit_page
+    response = client.post(f"/tickets/{ticket.change_id}/edit/", {"title": "Audited"})
+    assert response.status_code == 403
+    ticket.refresh_from_db()
+    assert ticket.title != "Audited"

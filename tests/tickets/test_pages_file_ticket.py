@@ -158,11 +158,21 @@ def test_it_offers_only_existing_kill_switch_paths(client, author, ticket_form_d
 
 
 def test_it_refuses_filing_to_anyone_but_an_author(client, cab_platform, auditor, ticket_form_data):
+    client.force_login(cab_platform)
+    assert client.get("/tickets/new/").status_code == 403
     for user in (cab_platform, auditor):
         client.force_login(user)
-        assert client.get("/tickets/new/").status_code == 403
-        assert client.post("/tickets/new/", ticket_form_data()).status_code == 403
+        response = client.post("/tickets/new/", ticket_form_data())
+        assert response.status_code == 403
+        assert "Only an author may file a change ticket." in response.content.decode()
     assert not ChangeTicket.objects.exists()
+
+
+def test_it_shows_the_auditor_a_read_only_form(client, auditor):
+    client.force_login(auditor)
+    body = client.get("/tickets/new/").content.decode()
+    assert 'id="read-only"' in body and "<fieldset disabled>" in body
+    assert "File the ticket</button>" not in body
 
 
 def test_it_sends_anonymous_visitors_to_the_login_page(client):
