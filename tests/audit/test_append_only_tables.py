@@ -1,7 +1,7 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from changemgmt.audit.chain import history_models
+from changemgmt.audit.chain import history_models, m2m_history_models
 from changemgmt.audit.models import AuditRecord
 from changemgmt.tickets.models import ChangeTicket
 
@@ -45,5 +45,6 @@ def test_it_installs_the_trigger_on_every_history_table():
             "WHERE trigger_name LIKE 'pgtrigger_append_only_%%'"
         )
         protected = {row[0] for row in cursor.fetchall()}
-    wanted = {m._meta.db_table for m in history_models()} | {AuditRecord._meta.db_table}
+    models = [*history_models(), *m2m_history_models(), AuditRecord]
+    wanted = {m._meta.db_table for m in models}
     assert wanted <= protected

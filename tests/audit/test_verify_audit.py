@@ -26,6 +26,13 @@ def test_it_passes_an_intact_chain_and_counts_it(audited_ticket, capsys):
     assert "intact" in out
 
 
+def test_it_shows_progress_on_a_long_chain(audited_ticket, capsys):
+    call_command("verify_audit", chunk_size=5)
+    err = capsys.readouterr().err
+    assert "checked 5 of" in err
+    assert "checked 10 of" in err
+
+
 def test_it_names_the_record_of_a_history_row_edited_with_raw_sql(audited_ticket):
     row = audited_ticket.history.get()
     record = AuditRecord.objects.get(history_model="tickets.historicalchangeticket")
