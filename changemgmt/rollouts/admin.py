@@ -1,0 +1,68 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Breach, Guard, GuardPolicy, HealthSample, Ramp, RampStage, RolloutPolicy
+
+
+@admin.register(GuardPolicy)
+class GuardPolicyAdmin(SimpleHistoryAdmin):
+    """Policy data: the thresholds each new ticket's guards are copied from."""
+
+    list_display = ["tier", "metric", "threshold", "severe_threshold", "observe_only"]
+    list_filter = ["tier", "metric", "observe_only"]
+
+
+@admin.register(RolloutPolicy)
+class RolloutPolicyAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "region_rings"]
+
+
+class ReadOnlyAdmin(SimpleHistoryAdmin):
+    """Ramp records change only through the ramp's services (plan form, sweeper, controls)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RampStage)
+class RampStageAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "index", "percent", "bake_minutes", "entered_at", "completed_at"]
+    search_fields = ["ticket__change_id"]
+
+
+@admin.register(Guard)
+class GuardAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "metric", "threshold", "severe_threshold", "observe_only"]
+    search_fields = ["ticket__change_id"]
+
+
+@admin.register(Ramp)
+class RampAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "current_index", "bake_started_at"]
+
+
+@admin.register(Breach)
+class BreachAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "metric", "value", "threshold", "severe", "created_at"]
+    list_filter = ["severe", "metric"]
+
+
+@admin.register(HealthSample)
+class HealthSampleAdmin(admin.ModelAdmin):
+    list_display = ["ticket", "stage_index", "metric", "value", "observed_at", "received_at"]
+    list_filter = ["metric"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
