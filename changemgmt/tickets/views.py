@@ -3,6 +3,7 @@ redirect. Every action is a plain POST form; htmx only refreshes the CAB agenda.
 
 import zoneinfo
 from datetime import datetime, timedelta
+from urllib.parse import unquote
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -47,7 +48,7 @@ CAB_DECISIONS = {"request_changes", "reject"}
 
 def viewer_zone(request) -> zoneinfo.ZoneInfo:
     """The viewer's zone (a `tz` cookie the browser may set), else the window policy's zone."""
-    name = request.COOKIES.get("tz") or POLICY_ZONE
+    name = unquote(request.COOKIES.get("tz", ""))[:64] or POLICY_ZONE
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

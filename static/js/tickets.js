@@ -1,5 +1,17 @@
-// Eval-delta rows on the ticket form: add and remove rows, show the derived delta as you type.
-// Everything here is optional: without JavaScript the form offers empty rows and delete boxes.
+// Ticket pages. Everything here is optional: without JavaScript the form offers empty eval rows
+// and delete boxes, and times are shown in the window policy's zone.
+(function () {
+  "use strict";
+  // The viewer's time zone, so the server shows times (and reads a planned start) in it; without
+  // JavaScript the window policy's zone is used.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
+      document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (e) { /* old browser: the policy zone it is */ }
+})();
+
 (function () {
   "use strict";
   var form = document.getElementById("ticket-form");

@@ -216,6 +216,27 @@ def test_it_schedules_with_a_start_in_the_policy_zone(
     assert ticket.planned_start == datetime(2027, 2, 10, 15, 0, tzinfo=UTC)
 
 
+@time_machine.travel(datetime(2027, 2, 1, 12, 0, tzinfo=UTC), tick=False)
+def test_it_reads_and_shows_times_in_the_viewers_zone(
+    client, submitted_ticket, release_manager, cab, all_ticked
+):
+    ticket = approved(submitted_ticket, cab, all_ticked)
+    client.force_login(release_manager)
+    client.cookies["tz"] = "Europe%2FBerlin"
+    # 16:00 in Berlin is Wednesday 10:00 in New York: inside the standard window.
+    client.post(
+        f"/tickets/{ticket.change_id}/transition/schedule/", {"planned_start": "2027-02-10T16:00"}
+    )
+    ticket.refresh_from_db()
+    assert ticket.state == State.SCHEDULED
+    assert ticket.planned_start == datetime(2027, 2, 10, 15, 0, tzinfo=UTC)
+    body = client.get(f"/tickets/{ticket.change_id}/").content.decode()
+    assert "Wed 2027-02-10 16:00 CET" in body and "(Wed 10:00 EST America/New_York)" in body
+    client.cookies["tz"] = "../../etc/passwd"
+    body = client.get(f"/tickets/{ticket.change_id}/").content.decode()
+    assert "Wed 2027-02-10 10:00 EST" in body
+
+
 def test_it_lets_nobody_without_a_role_read_tickets(client, outsider, gateway, feature):
     ticket = TicketFactory(feature=feature)
     for user in (outsider, gateway):
