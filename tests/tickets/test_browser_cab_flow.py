@@ -105,3 +105,9 @@ def test_it_files_submits_and_approves_a_medium_ticket(page, live_server):
     assert page.locator(".state-badge").first.inner_text().lower() == "approved"
     assert "Approved" in page.locator(".state-badge").first.text_content()
     page.screenshot(path=f"{SHOTS}/tickets_detail_approved.png", full_page=True)
+    page.goto(f"{base}/tickets/")
+    assert page.locator(f"a:has-text('{change_id}')").count() == 1
+    page.screenshot(path=f"{SHOTS}/tickets_list.png", full_page=True)
+    page.goto(f"{base}/")
+    assert page.locator("#panel-my-drafts").count() == 1
+    page.screenshot(path=f"{SHOTS}/tickets_dashboard.png", full_page=True)

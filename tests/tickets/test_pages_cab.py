@@ -253,3 +253,28 @@ def test_it_shows_the_cab_queue_and_my_drafts_on_the_dashboard(
     drafts = body.split('id="panel-my-drafts"')[1]
     assert submitted_ticket.change_id in queue and "cab_platform, cab_feature" in queue
     assert draft.change_id in drafts and submitted_ticket.change_id not in drafts
+
+
+def test_it_lets_a_person_with_several_seats_pick_one(client, submitted_ticket, all_ticked):
+    from tests.factories import UserFactory
+
+    both = UserFactory(username="platform-and-risk", roles=["cab_platform", "cab_risk"])
+    client.force_login(both)
+    page = client.get(f"/tickets/{submitted_ticket.change_id}/review/").content.decode()
+    assert 'name="seat"' in page
+    response = review(
+        client,
+        submitted_ticket,
+        decision="approve",
+        seat="cab_customer",
+        **dict.fromkeys(all_ticked, "on"),
+    )
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+    review(
+        client,
+        submitted_ticket,
+        decision="approve",
+        seat="cab_risk",
+        **dict.fromkeys(all_ticked, "on"),
+    )
+    assert Vote.objects.get().seat == "cab_risk"
