@@ -332,6 +332,10 @@ def ticket_transition(request, change_id, name):
     except services.VoteRefused as refused:
         messages.error(request, f"{TRANSITION_LABELS[name]} refused: {refused}")
         return redirect("tickets:detail", change_id=ticket.change_id)
+    except ValidationError as error:  # an input the model refuses (e.g. over-long notes)
+        label = TRANSITION_LABELS.get(name, name)
+        messages.error(request, f"{label} refused: " + " ".join(error.messages))
+        return redirect("tickets:detail", change_id=ticket.change_id)
     except services.TransitionRefused as refused:
         label = TRANSITION_LABELS.get(name, name)
         messages.error(

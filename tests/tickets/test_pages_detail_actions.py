@@ -279,3 +279,24 @@ def test_it_lets_an_auditor_read_but_offers_no_action(client, auditor, feature):
     assert response.status_code == 403
     ticket.refresh_from_db()
     assert ticket.title != "Audited"
+
+
+def test_it_closes_a_deployed_ticket_with_review_notes(client, release_manager, feature):
+    ticket = TicketFactory(release_manager=release_manager, feature=feature)
+    # Test setup only: jump straight to deployed (the ramp itself is the rollouts app's test).
+    ChangeTicket.objects.filter(pk=ticket.pk).update(state=State.DEPLOYED)
+    client.force_login(release_manager)
+    body = client.get(f"/tickets/{ticket.change_id}/").content.decode()
+    assert action_forms(body) == {"close", "roll_back"}
+    assert 'name="review_notes"' in body and 'name="metrics_held"' in body
+    url = f"/tickets/{ticket.change_id}/transition/close/"
+    response = client.post(url, {"review_notes": "  "}, follow=True)
+    assert "Close refused: Closing needs the post-deploy" in response.content.decode()
+    response = client.post(url, {"review_notes": "x" * 10001}, follow=True)
+    assert "Close refused" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.state == State.DEPLOYED and ticket.review_notes == ""
+    client.post(url, {"review_notes": "Metrics held; 10 minutes.", "metrics_held": "on"})
+    ticket.refresh_from_db()
+    assert ticket.state == State.CLOSED
+    assert ticket.review_notes == "Metrics held; 10 minutes." and ticket.metrics_held is True
