@@ -47,8 +47,8 @@ class WindowsSerializer(serializers.Serializer):
     rule = serializers.CharField()
     timezone = serializers.CharField()
     weekdays = serializers.ListField(child=serializers.IntegerField())
-    start_time = serializers.TimeField()
-    end_time = serializers.TimeField()
+    start_time = serializers.CharField(help_text="HH:MM, wall-clock time in `timezone`")
+    end_time = serializers.CharField(help_text="HH:MM, wall-clock time in `timezone`")
     window_open_now = serializers.BooleanField()
     next_open_window = IntervalSerializer()
     freezes_in_force = FreezeSerializer(many=True)
@@ -103,8 +103,8 @@ class WindowsView(APIView):
             "rule": active.describe(),
             "timezone": active.timezone,
             "weekdays": active.weekdays,
-            "start_time": active.start_time,
-            "end_time": active.end_time,
+            "start_time": active.start_time.strftime("%H:%M"),
+            "end_time": active.end_time.strftime("%H:%M"),
             "window_open_now": window.contains(now),
             "next_open_window": {"start": window.start, "end": window.end},
             "freezes_in_force": policy.freezes_covering(None, now),
