@@ -73,8 +73,8 @@ def rows(results):
             )
         )
         for name, p in pages["pages"].items():
-            if not p.get("available"):
-                out.append((f"page {name}", "", p.get("why"), "", "n/a"))
+            if not p.get("available") or "error" in p:
+                out.append((f"page {name}", "", p.get("why") or p.get("error"), "", _verdict(p)))
                 continue
             out.append(
                 (
@@ -94,12 +94,14 @@ def rows(results):
                 ("advance_rollouts", "", roll.get("why") or roll.get("error"), "", _verdict(roll))
             )
         else:
+            steady = roll["ticks"][-1]
             out.append(
                 (
                     "advance_rollouts",
                     f"{roll['ramping']:,} ramping",
-                    f"tick {_fmt(roll['tick_s_median'])} s, "
-                    f"{_fmt(roll['queries_per_ticket'])} queries/ticket",
+                    f"tick 1 {_fmt(roll['tick_s_first'])} s ({roll['ticks'][0]['outcomes']}), "
+                    f"steady {_fmt(steady['seconds'])} s; {_fmt(roll['queries_per_ticket'])} "
+                    f"SQL/ticket, {_fmt(roll['queries_per_promotion_or_hold'])} SQL/promotion",
                     roll["target"],
                     _verdict(roll),
                 )
@@ -137,13 +139,12 @@ def rows(results):
 def table(results):
     header = ("measurement", "target/path", "result", "target", "")
     lines = [header, *rows(results)]
-    widths = [min(max(len(str(line[i] or "")) for line in lines), 70) for i in range(5)]
+    caps = (26, 38, 120, 50, 4)
+    widths = [min(max(len(str(line[i] or "")) for line in lines), caps[i]) for i in range(5)]
     rendered = []
     for n, line in enumerate(lines):
         rendered.append(
-            "  ".join(
-                str(cell or "").ljust(w)[: max(w, 70)] for cell, w in zip(line, widths, strict=True)
-            )
+            "  ".join(str(cell or "").ljust(w)[:w] for cell, w in zip(line, widths, strict=True))
         )
         if n == 0:
             rendered.append("  ".join("-" * w for w in widths))

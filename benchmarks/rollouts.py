@@ -272,8 +272,10 @@ def advance_rollouts_bench(ctx, count) -> dict:
         round((first["queries"] - last["queries"]) / acted, 1) if acted else None,
         round((first["seconds"] - last["seconds"]) / acted, 3) if acted else None,
     )
-    steady = [t["seconds"] for t in ticks[1:]]
-    tick_s = max(steady) if steady else ticks[0]["seconds"]
+    every_tick = [t["seconds"] for t in ticks] + (
+        [breach["tick"]["seconds"]] if "tick" in breach else []
+    )
+    tick_s = max(every_tick)  # the worst case waits for the slowest tick seen
     result = {
         "available": True,
         "ramping": count,
@@ -296,5 +298,5 @@ def advance_rollouts_bench(ctx, count) -> dict:
     result["breach_pass"] = bool(
         breach.get("state_after_tick") == "halted" and result["breach_to_halt_bound_s"] <= 120
     )
-    result["pass"] = bool(max(t["seconds"] for t in ticks) < BEAT_SECONDS and result["breach_pass"])
+    result["pass"] = bool(tick_s < BEAT_SECONDS and result["breach_pass"])
     return result
