@@ -41,10 +41,13 @@ def planned_start_is_in_an_open_window(ticket):
     """The planned start is not in the past, inside a standard window and outside every freeze
     covering the ticket (emergency: any time), and the slot overlaps no ticket on the same feature
     or kill-switch path."""
-    slot = policy.booked_slot(ticket)
-    if slot is None:
+    if ticket.planned_start is None:
         return None  # tickets' own planned_start_is_set says so
     now = clock.now()
+    far = policy.too_far_ahead(ticket.planned_start, now)
+    if far:
+        return far
+    slot = policy.booked_slot(ticket)
     if slot.start < now - policy.PAST_GRACE:
         return f"The planned start {policy.local_short(slot.start)} is in the past."
     if not policy.is_emergency(ticket):

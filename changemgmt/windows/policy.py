@@ -19,6 +19,7 @@ EMERGENCY_SLOT = timedelta(hours=6)
 PAST_GRACE = timedelta(minutes=5)
 # Ramping and halted tickets hold their feature and switch until they finish.
 OPEN_ENDED = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+BOOKING_HORIZON = timedelta(days=366)  # a release slot is booked within a year
 SEARCH_LIMIT_DAYS = 800  # freezes chained end to end could otherwise loop forever
 
 BLOCKING_STATES = ("scheduled", "ramping", "halted")
@@ -145,7 +146,7 @@ def is_emergency(ticket) -> bool:
 # ----- conflicts -----
 
 
-def _occupied(other) -> Interval | None:
+def occupied_slot(other) -> Interval | None:
     start = other.planned_start or other.started_at
     if start is None:
         return None
@@ -171,13 +172,22 @@ def conflicting_tickets(ticket, start: datetime, end: datetime) -> list:
     )
     found = []
     for other in others:
-        occupied = _occupied(other)
+        occupied = occupied_slot(other)
         if occupied and occupied.overlaps(start, end):
             found.append(other)
     return found
 
 
 # ----- slots -----
+
+
+def too_far_ahead(planned_start: datetime, now: datetime) -> str | None:
+    if planned_start > now + BOOKING_HORIZON:
+        return (
+            f"The planned start {planned_start:%Y-%m-%d} is more than a year ahead; "
+            "book a slot within the next 366 days."
+        )
+    return None
 
 
 def slot_end_for(ticket, planned_start: datetime, policy=None) -> datetime:
@@ -236,7 +246,7 @@ def open_slots(ticket, start: datetime, days: int, policy=None) -> list[Interval
         for freeze in freezes_overlapping(ticket, window.start, window.end):
             pieces = _subtract(pieces, freeze.starts_at, freeze.ends_at)
         for other in conflicting_tickets(ticket, window.start, window.end):
-            occupied = _occupied(other)
+            occupied = occupied_slot(other)
             pieces = _subtract(pieces, occupied.start, occupied.end)
         slots.extend(p for p in pieces if p.end - p.start >= timedelta(minutes=15))
     return slots

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from changemgmt import clock
 from changemgmt.audit.recording import save_audited
 from changemgmt.tickets import services as ticket_services
 
@@ -31,7 +32,7 @@ def bridge_warnings(ticket, start: datetime, end: datetime, acting_user=None) ->
             on_bridge = other.release_manager_id == person.pk or person.username in (
                 other.bridge or []
             )
-            occupied = policy._occupied(other)
+            occupied = policy.occupied_slot(other)
             if on_bridge and occupied and occupied.overlaps(start, end):
                 warnings.append(
                     f"{person.username} is already on the bridge of {other.change_id} "
@@ -47,6 +48,11 @@ def ticket_schedule(ticket, *, acting_user, planned_start: datetime, reason: str
     TransitionRefused, with nothing saved."""
     if timezone.is_naive(planned_start):
         raise ValueError("planned_start must be aware")
+    far = policy.too_far_ahead(planned_start, clock.now())
+    if far:
+        raise ticket_services.TransitionRefused(
+            "schedule", [("planned_start_is_in_an_open_window", far)]
+        )
     slot_ends_at = policy.slot_end_for(ticket, planned_start)
     warnings = bridge_warnings(ticket, planned_start, slot_ends_at, acting_user)
     ticket = ticket_services.ticket_transition(

@@ -212,3 +212,15 @@ def test_it_does_not_treat_a_flag_without_exec_approval_as_an_emergency(
     with at(ny(2027, 2, 12, 17)):
         said = refused_reason(ticket, release_manager, ny(2027, 2, 12, 17))
     assert "Friday 2027-02-12 17:00 EST is outside the standard window" in said
+
+
+def test_it_refuses_a_start_more_than_a_year_ahead(window_policy, at, author, release_manager):
+    ticket = make_approved(author, release_manager)
+    with at(ny(2027, 2, 1, 9)):
+        said = refused_reason(ticket, release_manager, ny(9999, 12, 31, 22))
+        assert "more than a year ahead" in said
+        with pytest.raises(TransitionRefused) as refused:
+            ticket_services.ticket_transition(
+                ticket, "schedule", acting_user=release_manager, planned_start=ny(2030, 2, 12, 10)
+            )
+    assert "more than a year ahead" in refused.value.message
