@@ -154,6 +154,7 @@ def table(results):
         f"machine: {machine.get('cpus')} CPUs ({machine.get('cpu_model')}), "
         f"{machine.get('memory_gb')} GB, Python {machine.get('python')}, Django "
         f"{machine.get('django')}, PostgreSQL {machine.get('postgresql')}, "
-        f"Redis {machine.get('redis')}; {results.get('seconds')} s"
+        f"Redis {machine.get('redis')}; load average {machine.get('load_average_at_start')} "
+        f"at the start, {machine.get('load_average_at_end')} at the end; {results.get('seconds')} s"
     )
     return "\n".join(rendered)

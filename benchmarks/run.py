@@ -78,6 +78,7 @@ def machine_info():
         "django": django.get_version(),
         "postgresql": pg_version,
         "redis": redis_version,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -254,6 +255,9 @@ def main():
         except Exception:  # noqa: BLE001
             pass
     results["seconds"] = round(time.monotonic() - _started, 1)
+    results.setdefault("machine", {})["load_average_at_end"] = [
+        round(x, 2) for x in os.getloadavg()
+    ]
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2, default=str) + "\n")
     from benchmarks.report import table
