@@ -51,3 +51,22 @@ def test_it_lists_a_tickets_open_slots(client, at, author, release_manager):
 def test_it_keeps_gateways_and_strangers_out(client, gateway):
     assert api(client, gateway, "/api/v1/windows/").status_code == 403
     assert client.get("/api/v1/windows/").status_code in (401, 403)
+
+
+def test_it_schedules_through_the_change_api_across_the_march_switch(
+    client, at, author, release_manager
+):
+    ticket = make_approved(author, release_manager)
+    url = f"/api/v1/changes/{ticket.change_id}/schedule/"
+    token = Token.objects.create(user=release_manager)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    with at(ny(2027, 3, 8, 9)):
+        # 14:30 UTC on Tuesday 2027-03-16 is 10:30 EDT (after the switch): inside the window.
+        early = client.post(url, {"planned_start": "2027-03-16T13:30:00Z"}, **auth)
+        booked = client.post(url, {"planned_start": "2027-03-16T14:30:00Z"}, **auth)
+    assert early.status_code == 409
+    assert early.json()["guard"] == "planned_start_is_in_an_open_window"
+    assert "Tuesday 2027-03-16 09:30 EDT is outside the standard window" in early.json()["detail"]
+    assert booked.status_code == 200, booked.content
+    ticket.refresh_from_db()
+    assert ticket.state == "scheduled" and ticket.slot_ends_at == ny(2027, 3, 16, 16)
