@@ -321,6 +321,10 @@ def eval_formset(ticket=None, data=None):
     return EvalDeltaFormSet(data=data, initial=initial, prefix="evals")
 
 
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=5000, required=False)
+
+
 class ScheduleForm(forms.Form):
     planned_start = forms.DateTimeField(
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],

@@ -2,6 +2,7 @@
 redirect. Every action is a plain POST form; htmx only refreshes the CAB agenda."""
 
 import functools
+import re
 import zoneinfo
 from datetime import datetime, timedelta
 from urllib.parse import unquote
@@ -20,13 +21,14 @@ from changemgmt.web.panels import collect
 
 from . import rules, services
 from .filters import TicketFilter
-from .forms import CloseForm, ScheduleForm, TicketForm, VoteForm, eval_formset
+from .forms import CloseForm, ReasonForm, ScheduleForm, TicketForm, VoteForm, eval_formset
 from .models import CHECKLIST_ITEMS, TRANSITIONS, ChangeTicket, State
 
 # The window policy's zone (DESIGN.md): times are read and shown there unless the viewer set one.
 POLICY_ZONE = "America/New_York"
 CAB_TARGET = timedelta(days=1)  # one business day from submission to a CAB decision
 PAGE_SIZE = 25
+CHANGE_ID = re.compile(r"CHG-[0-9]{4}-[0-9]{5,11}")
 
 TRANSITION_LABELS = {
     "submit": "Submit",
@@ -65,6 +67,9 @@ def _require_reader(request):
 
 
 def _ticket(change_id) -> ChangeTicket:
+    if not CHANGE_ID.fullmatch(change_id):
+        # Not a change ID at all (PostgreSQL would even refuse a NUL byte in the lookup).
+        raise Http404("No such change ticket.")
     return get_object_or_404(
         ChangeTicket.objects.select_related("feature", "author", "release_manager"),
         change_id=change_id,
@@ -292,6 +297,13 @@ def ticket_detail(request, change_id):
 # ----- transitions -----
 
 
+def _transition_reason(request) -> str:
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        raise ValueError("Reason: " + " ".join(form.errors["reason"]))
+    return form.cleaned_data["reason"]
+
+
 def _transition_params(request, name):
     """The inputs a transition takes from the page, or raise ValueError with what is wrong."""
     if name == "schedule":
@@ -317,8 +329,8 @@ def ticket_transition(request, change_id, name):
     if name not in TRANSITIONS:
         raise Http404("No such transition.")
     ticket = _ticket(change_id)
-    reason = request.POST.get("reason", "")[:5000]
     try:
+        reason = _transition_reason(request)
         params = _transition_params(request, name)
     except ValueError as error:
         messages.error(request, f"{TRANSITION_LABELS.get(name, name)} refused: {error}")

@@ -39,3 +39,29 @@ def test_it_answers_404_for_an_odd_change_id(client, author):
     client.force_login(author)
     assert client.get(f"/tickets/{HUGE}/").status_code == 404
     assert client.get("/tickets/CHG-2026-%00/review/").status_code == 404
+
+
+def test_it_refuses_a_reason_with_a_nul_byte(client, author):
+    from changemgmt.tickets.models import State
+    from tests.factories import TicketFactory
+
+    ticket = TicketFactory(author=author)
+    client.force_login(author)
+    url = f"/tickets/{ticket.change_id}/transition/cancel/"
+    response = client.post(url, {"reason": "a\x00b"}, follow=True)
+    assert "Cancel refused: Reason: Null characters are not allowed." in response.content.decode()
+    response = client.post(url, {"reason": "x" * 5001}, follow=True)
+    assert "Cancel refused: Reason:" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.state == State.DRAFT
+
+
+def test_it_refuses_a_vote_comment_with_a_nul_byte(client, submitted_ticket, cab_platform):
+    client.force_login(cab_platform)
+    response = client.post(
+        f"/tickets/{submitted_ticket.change_id}/review/",
+        {"decision": "reject", "comment": "a\x00b"},
+    )
+    assert response.status_code == 400
+    submitted_ticket.refresh_from_db()
+    assert submitted_ticket.state == "submitted"
