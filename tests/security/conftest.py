@@ -35,7 +35,15 @@ def world(db, fast_passwords):
     users["outsider"] = UserFactory(username="outsider")
     feature = AIFeature.objects.get(slug="support-assistant")
     ticket = TicketFactory(feature=feature, author=users["author"])
+    from changemgmt.killswitches.models import Exercise, GameDay
+    from changemgmt.rollouts.models import Breach
+
+    first = lambda model: model.objects.order_by("pk").values_list("pk", flat=True).first()  # noqa: E731
     samples = {
+        "game_day": first(GameDay),
+        "exercise": first(Exercise),
+        "breach": first(Breach),
+        "control": "halt",
         "change_id": ticket.change_id,
         "pk": ticket.pk,
         "feature": feature.slug,

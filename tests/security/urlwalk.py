@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 
+from changemgmt.tickets.models import TRANSITIONS
+
 # Machine-facing paths: they authenticate in the view and answer 401/403, never a login redirect.
 MACHINE_PREFIXES = ("/api/", "/gateway-policies/", "/calendar.ics")
 # Reachable without a session, on purpose.
-PUBLIC_PATHS = {"/accounts/login/", "/healthz", "/bench/trivial"}
+PUBLIC_PATHS = {"/accounts/login/", "/healthz", "/bench/trivial", "/api/v1/auth/token/"}
 PUBLIC_PREFIXES = ("/static/", "/gateway-policies/public-key")
 # The gateway machine account may read these (and post its ack), nothing else.
 GATEWAY_PATHS = (
@@ -26,6 +28,26 @@ GATEWAY_PATHS = (
 
 # The API's own description: any signed-in account (the gateway's included) may read it.
 API_DOCS = ("/api/schema/", "/api/docs/")
+
+ACTION_WORDS = {
+    "new",
+    "edit",
+    "review",
+    "flip",
+    "plan",
+    "control",
+    "acknowledge",
+    "reschedule",
+    "exercises",
+    "verify",
+    "restore",
+    "metrics",
+    "votes",
+    "ack",
+    "schedule",
+    "transition",
+    *(name.replace("_", "-") for name in TRANSITIONS),
+}
 
 _ARG = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>[^>]+)>")
 
@@ -52,6 +74,11 @@ class Route:
     @property
     def is_api_docs(self) -> bool:
         return self.path.startswith(API_DOCS)
+
+    @property
+    def is_action(self) -> bool:
+        """A form or endpoint that changes something: a read-only role may be refused its GET."""
+        return bool(set(self.path.strip("/").split("/")[-2:]) & ACTION_WORDS)
 
     @property
     def is_admin(self) -> bool:
@@ -94,10 +121,10 @@ def all_routes(samples: dict) -> list[Route]:
         seen.add(pattern)
         unfilled = []
 
-        def fill(match, unfilled=unfilled):
+        def fill(match, unfilled=unfilled, name=name):
             arg = match.group("name")
             conv = match.group("conv") or "str"
-            value = sample_value(arg, conv, samples)
+            value = sample_value(arg, conv, samples, name)
             if value is None:
                 unfilled.append(arg)
                 return "1" if conv == "int" else "x"
@@ -110,9 +137,26 @@ def all_routes(samples: dict) -> list[Route]:
     return routes
 
 
-def sample_value(arg: str, conv: str, samples: dict):
+# (words in the URL name, path argument) -> sample key: the same argument name means different
+# objects on different routes (a cohort's slug is not a feature's).
+BY_ROUTE = [
+    (("cohort",), ("slug", "pk"), "cohort"),
+    (("tenant",), ("slug", "pk", "tenant_id"), "tenant"),
+    (("api-model",), ("slug", "pk", "model_id"), "model"),
+    (("api-feature",), ("slug", "pk"), "feature"),
+    (("game-day", "reschedule", "exercise-start"), ("pk",), "game_day"),
+    (("exercise-verify", "exercise-restore"), ("pk",), "exercise"),
+    (("acknowledge",), ("pk",), "breach"),
+    (("control",), ("name",), "control"),
+]
+
+
+def sample_value(arg: str, conv: str, samples: dict, route_name: str = ""):
     """A real value for a path argument, from the objects the test created."""
     key = arg.lower()
+    for words, args, sample in BY_ROUTE:
+        if key in args and any(w in route_name for w in words) and samples.get(sample):
+            return samples[sample]
     if key in samples:
         return samples[key]
     aliases = {
