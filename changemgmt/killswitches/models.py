@@ -148,6 +148,9 @@ class PolicyDocument(models.Model):
     json_text = models.TextField()
     yaml_signature = models.CharField(max_length=200)
     json_signature = models.CharField(max_length=200)
+    key_id = models.CharField(
+        max_length=32, blank=True, help_text="Fingerprint of the signing key."
+    )
     built_at = models.DateTimeField()
     history = HistoricalRecords()
 

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 
@@ -113,6 +114,7 @@ def ensure_document() -> Served:
     row = PolicyVersion.objects.select_for_update().filter(pk=1).first()
     version = row.current if row else 0
     doc = PolicyDocument.objects.filter(version=version).first()
+    key_id = signing.key_id()
     if doc is None:
         yaml_text = document.render_yaml()
         json_text = document.render_json(version, _sections)
@@ -122,15 +124,23 @@ def ensure_document() -> Served:
             json_text=json_text,
             yaml_signature=signing.sign(yaml_text.encode()),
             json_signature=signing.sign(json_text.encode()),
+            key_id=key_id,
             built_at=clock.now(),
         )
+    elif doc.key_id != key_id:
+        # The signing key was rotated: same bytes, signatures by the key gateways now trust.
+        doc.yaml_signature = signing.sign(doc.yaml_text.encode())
+        doc.json_signature = signing.sign(doc.json_text.encode())
+        doc.key_id = key_id
+        doc._change_reason = "re-signed with the current signing key"
+        doc.save()
     return _served(doc)
 
 
 # Documents never change once built, so a per-process copy keyed by the version read from the
 # database is never stale. The random token of each bump keeps a recreated database (tests, a
 # restore) from matching an old copy with the same number.
-_memo: dict[tuple[int, str], Served] = {}
+_memo: dict[tuple[int, str, str], Served] = {}
 
 
 def current() -> tuple[int, str]:
@@ -140,16 +150,21 @@ def current() -> tuple[int, str]:
 
 def served(at: tuple[int, str] | None = None) -> Served:
     at = at or _current()
-    found = _memo.get(at)
+    # A configured key only changes with the settings (a restart, or a test): part of the memo key.
+    memo_key = (*at, settings.GATEWAY_SIGNING_KEY)
+    found = _memo.get(memo_key)
     if found is not None:
         return found
     doc = PolicyDocument.objects.filter(version=at[0]).first()
-    found = _served(doc) if doc is not None else ensure_document()
+    if doc is not None and doc.key_id == signing.key_id():
+        found = _served(doc)
+    else:
+        found = ensure_document()
     # Version 0 (nothing ever bumped) has no token to tell databases apart: never memoised.
     if found.version == at[0] and at[1]:
         if len(_memo) > 8:
             _memo.clear()
-        _memo[at] = found
+        _memo[memo_key] = found
     return found
 
 

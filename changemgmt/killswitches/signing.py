@@ -6,6 +6,7 @@ kept in the database, so every web process and worker signs with the same key.
 
 import base64
 import functools
+import hashlib
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -57,6 +58,16 @@ def public_key_pem() -> str:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+
+
+def key_id() -> str:
+    """A short fingerprint of the signing key: documents signed with another key are re-signed."""
+    raw = (
+        private_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def verify(public_pem: str, body: bytes, signature_b64: str) -> bool:

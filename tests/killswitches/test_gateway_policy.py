@@ -119,6 +119,8 @@ def test_it_keeps_the_version_monotonic_across_flips(switches, platform_team, su
 
 
 def test_it_signs_with_the_configured_key(settings, client, gateway_token, switches):
+    policy.policy_bump("before the key is configured")
+    policy.served()
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -132,6 +134,10 @@ def test_it_signs_with_the_configured_key(settings, client, gateway_token, switc
         .decode()
     )
     assert get(client, "/gateway-policies/public-key", gateway_token).text == public
+    # The document of the current version was signed with the old key: it is re-signed, not
+    # served with a signature gateways would reject.
+    response = get(client, YAML_URL, gateway_token)
+    assert signing.verify(public, response.content, response["X-Policy-Signature"])
     policy.policy_bump("new key")
     response = get(client, YAML_URL, gateway_token)
     assert signing.verify(public, response.content, response["X-Policy-Signature"])
