@@ -16,7 +16,6 @@ COUNTED_APPS = {
     "rollouts",
     "web",
     "auth",
-    "authtoken",
 }
 
 
