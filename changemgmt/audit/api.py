@@ -1,4 +1,4 @@
-from rest_framework import generics, permissions, serializers
+from rest_framework import generics, pagination, permissions, serializers
 
 from .access import may_read_audit_log
 from .filters import AuditRecordFilter
@@ -36,10 +36,16 @@ class AuditRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AuditPagination(pagination.LimitOffsetPagination):
+    # A capped limit: a huge ?limit= would otherwise overflow the database integer (a 500).
+    max_limit = 1000
+
+
 class AuditRecordList(generics.ListAPIView):
     """The audit log, newest first, with the same filters as the page (read-only)."""
 
     serializer_class = AuditRecordSerializer
     permission_classes = [permissions.IsAuthenticated, AuditReader]
     filterset_class = AuditRecordFilter
+    pagination_class = AuditPagination
     queryset = AuditRecord.objects.order_by("-seq")

@@ -34,7 +34,13 @@ class AuditRecordFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.filters["object_type"].extra["choices"] = object_type_choices()
+        # A fresh filter per request: the class-level one may have built (and cached) its form
+        # field already, e.g. for the OpenAPI schema, so editing its choices would not stick.
+        self.filters["object_type"] = django_filters.ChoiceFilter(
+            field_name="object_model", choices=object_type_choices(), label="Object type"
+        )
+        self.filters["object_type"].parent = self
+        self.filters["object_type"].model = self._meta.model
 
     def filter_object(self, queryset, name, value):
         value = value.strip()

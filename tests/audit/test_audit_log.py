@@ -134,3 +134,13 @@ def test_it_lists_records_in_the_read_only_api(client, auditor, world):
     results = response.json()["results"]
     assert results and {r["actor_username"] for r in results} == {"author"}
     assert client.post("/api/v1/audit/", {}).status_code == 405
+
+
+def test_the_api_caps_the_page_size_and_answers_bad_filters_with_400(client, auditor, world):
+    client.force_login(auditor)
+    response = client.get("/api/v1/audit/", {"limit": "100149881874481231691776", "offset": "-1"})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == AuditRecord.objects.count()
+    bad = client.get("/api/v1/audit/", {"date_from": "soon"})
+    assert bad.status_code == 400
+    assert "date_from" in bad.json()
