@@ -1,0 +1,68 @@
+"""Run in a subprocess against the drill's own database: N Medium-tier tickets ramping at 1% since
+Wednesday 10:00 (America/New_York), with healthy samples, all due to promote at 10:30.
+
+    python -c "import django; django.setup(); from tests.drills.ramp_setup import make; make(8)"
+"""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import time_machine
+
+NY = ZoneInfo("America/New_York")
+WEDNESDAY_10 = datetime(2027, 2, 10, 10, 0, tzinfo=NY)
+DUE = WEDNESDAY_10 + timedelta(minutes=30)
+HEALTHY = {
+    "eval_score_drift": 0.001,
+    "negative_feedback_rate": 0.01,
+    "error_rate": 0.002,
+    "latency_p95_ms": 900.0,
+}
+RAMP_GUARDS = {
+    "ramp_plan_is_valid",
+    "stage_bake_has_elapsed",
+    "stage_has_minimum_samples",
+    "every_gating_guard_is_healthy",
+    "every_breach_is_acknowledged",
+    "promotion_is_inside_a_window_and_outside_freezes",
+}
+
+
+def make(count: int):
+    from django.contrib.auth import get_user_model
+
+    from changemgmt.catalog.models import AIFeature
+    from changemgmt.rollouts.services import samples_record
+    from changemgmt.tickets import guards
+    from changemgmt.tickets.services import ticket_transition
+    from tests.factories import TicketFactory
+
+    # Only this setup process skips the start guards that belong to other drills (kill-switch
+    # freshness, booked slot); the worker under test runs every guard.
+    for name in ("start",):
+        guards._registry[name] = [c for c in guards.registered(name) if c.guard_name in RAMP_GUARDS]
+    users = get_user_model().objects
+    author, manager = users.get(username="author"), users.get(username="release_manager")
+    feature = AIFeature.objects.get(slug="support-assistant")
+    for _ in range(count):
+        with time_machine.travel(WEDNESDAY_10 - timedelta(days=2), tick=False):
+            ticket = TicketFactory(
+                author=author,
+                release_manager=manager,
+                feature=feature,
+                users_affected=4_000_000,
+                regions=["AU", "CA", "EU", "US"],
+                state="scheduled",
+                planned_start=WEDNESDAY_10,
+            )
+        with time_machine.travel(WEDNESDAY_10, tick=False):
+            ticket_transition(ticket, "start", acting_user=manager)
+        observed = WEDNESDAY_10 + timedelta(minutes=10)
+        rows = [
+            {"metric": metric, "value": value, "observed_at": observed}
+            for metric, value in HEALTHY.items()
+            for _ in range(20)
+        ]
+        with time_machine.travel(observed + timedelta(seconds=5), tick=False):
+            samples_record(ticket, acting_user=manager, samples=rows)
+    print(f"{count} ramping")
