@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from changemgmt import roles
+from changemgmt.tickets import rules
 from changemgmt.tickets.models import ChangeTicket
 from changemgmt.tickets.services import TransitionRefused, ticket_transition
 
@@ -123,6 +124,8 @@ def control(request, change_id, name):
     if name not in CONTROL_LABELS:
         raise Http404("No such control.")
     ticket = _ticket(change_id)
+    if not rules.may_release(ticket, request.user):
+        raise PermissionDenied("Only the release manager may steer the ramp.")
     reason = (request.POST.get("reason") or "").strip()[:5000]
     try:
         if name == "promote":
@@ -142,6 +145,8 @@ def control(request, change_id, name):
 def acknowledge(request, change_id, pk):
     _reader(request)
     ticket = _ticket(change_id)
+    if not rules.may_release(ticket, request.user):
+        raise PermissionDenied("Only a release manager may acknowledge a breach.")
     breach = get_object_or_404(Breach, pk=pk, ticket=ticket)
     try:
         services.breach_acknowledge(breach, acting_user=request.user)

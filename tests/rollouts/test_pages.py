@@ -82,7 +82,7 @@ def test_it_refuses_controls_to_anyone_but_the_release_manager(as_user, ramping_
         response = as_user(author).post(
             f"/ramps/{ramping_ticket.change_id}/control/halt/", {"reason": "mine"}
         )
-    assert response.status_code == 302
+    assert response.status_code == 403
     ramping_ticket.refresh_from_db()
     assert ramping_ticket.state == "ramping"
 
