@@ -61,6 +61,18 @@ NOT_TRANSITION_INPUTS = set(CONTENT_FIELDS) | {
 }
 
 
+# Whether a promotion takes the ramp's last stage is known above tickets (rollouts keeps the
+# stages). That app registers `check(ticket) -> bool` here; a promote without `final=` (the API's
+# `POST …/promote/`) asks it, so every path deploys at the last stage.
+_final_stage_checks: list = []
+
+
+def register_final_stage_check(check):
+    if check not in _final_stage_checks:
+        _final_stage_checks.append(check)
+    return check
+
+
 class TransitionRefused(Exception):
     """The state or a guard refuses the transition; `reasons` is [(guard name, sentence)]."""
 
@@ -142,7 +154,9 @@ def ticket_transition(
     ticket = _lock(ticket)
     reason = (reason or "").strip()
     ticket._transition_reason = reason
-    final = params.pop("final", False)
+    final = params.pop("final", None)
+    if name == "promote" and final is None:
+        final = any(check(ticket) for check in _final_stage_checks)
     model_fields = {f.name for f in ChangeTicket._meta.concrete_fields}
     for field, value in params.items():
         if field in NOT_TRANSITION_INPUTS or field not in model_fields:
