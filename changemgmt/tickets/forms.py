@@ -179,6 +179,14 @@ class TicketForm(BootstrapMixin, forms.ModelForm):
         self._style_widgets()
 
     @property
+    def feature_tiers(self) -> dict[str, str]:
+        """Feature pk -> its tier label, for the form's "inherited from the feature" hint."""
+        return {
+            str(pk): RiskTier(tier).label
+            for pk, tier in self.fields["feature"].queryset.values_list("pk", "risk_tier")
+        }
+
+    @property
     def sections(self):
         return [(title, [self[name] for name in names]) for title, names in SECTIONS]
 

@@ -390,6 +390,7 @@ def _agenda_item(ticket, now):
         "votes": rules.current_votes(ticket),
         "business_age": age,
         "business_hours": int(age.total_seconds() // 3600),
+        "business_minutes": int(age.total_seconds() // 60),
         "overdue": age > CAB_TARGET,
     }
 

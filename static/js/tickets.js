@@ -46,6 +46,22 @@
     row.classList.add("d-none");
   });
 
+  // Say which tier the feature gives, next to the tier select ("may be raised, never lowered").
+  var tiers = JSON.parse((document.getElementById("feature-tiers") || {}).textContent || "{}");
+  var feature = document.getElementById("id_feature");
+  var tierHelp = document.querySelector("#field-risk_tier .form-text");
+  function showFeatureTier() {
+    if (!feature || !tierHelp) return;
+    var tier = tiers[feature.value];
+    tierHelp.textContent = tier
+      ? "The feature is " + tier + " tier: you may raise it, never lower it."
+      : "Inherited from the feature; you may raise it, never lower it.";
+  }
+  if (feature) {
+    feature.addEventListener("change", showFeatureTier);
+    showFeatureTier();
+  }
+
   var add = document.querySelector("[data-add-eval-row]");
   if (add && template && total) {
     add.addEventListener("click", function () {

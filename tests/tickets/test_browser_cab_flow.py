@@ -44,6 +44,7 @@ def test_it_files_submits_and_approves_a_medium_ticket(page, live_server):
     page.fill("#id_title", "Handle the new travel-insurance product line")
     page.fill("#id_summary", "Prompt update for the support assistant")
     page.select_option("#id_feature", label="support-assistant")
+    assert "The feature is Medium tier" in page.locator("#field-risk_tier .form-text").inner_text()
     page.select_option("#id_classification", value="prompt")
     page.fill(
         "#id_rollback_plan",

@@ -91,6 +91,7 @@ def test_it_serves_the_partial_to_htmx(client, submitted_ticket, auditor):
     client.force_login(auditor)
     body = client.get("/tickets/cab/", HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in body and submitted_ticket.change_id in body
+    assert re.search(r"\b\d+ min\b", body)  # under an hour of business time: in minutes
     assert "/review/" not in body  # the auditor holds no seat
 
 
