@@ -32,6 +32,11 @@
     cell.textContent = isFinite(b) && isFinite(c) ? (+(c - b).toFixed(4)).toString() : "—";
   }
 
+  // After a refused save the page comes back with the removed rows still ticked: keep them hidden.
+  body.querySelectorAll("input[name$='-DELETE']:checked").forEach(function (box) {
+    box.closest("tr.eval-row").classList.add("d-none");
+  });
+
   body.addEventListener("input", function (event) {
     var row = event.target.closest("tr.eval-row");
     if (row) updateDelta(row);

@@ -74,6 +74,15 @@ def test_it_files_submits_and_approves_a_medium_ticket(page, live_server):
     page.locator("#eval-rows tbody tr").first.locator("[data-remove-eval-row]").click()
     assert page.locator("#eval-rows tbody tr:visible").count() == 2
     page.screenshot(path=f"{SHOTS}/tickets_form.png", full_page=True)
+
+    # A bad address first: the error shows next to the field, what was typed stays.
+    page.fill("#id_paging_list", "ai-oncall@example.com, on-call team")
+    page.click("button:has-text('File the ticket')")
+    assert "Not an email address: on-call team" in page.inner_text("#id_paging_list-errors")
+    assert page.locator("#eval-rows tbody tr:visible").count() == 2
+    assert page.input_value("input[name='evals-2-metric']") == "groundedness"
+    page.screenshot(path=f"{SHOTS}/tickets_form_errors.png", full_page=True)
+    page.fill("#id_paging_list", "ai-oncall@example.com")
     page.click("button:has-text('File the ticket')")
 
     page.wait_for_url(re.compile(r".*/tickets/CHG-\d{4}-\d{5}/$"))
