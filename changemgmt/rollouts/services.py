@@ -8,10 +8,11 @@ bake, so a redelivered tick or a second worker finds nothing due and one bake pr
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F, Q
 
 from changemgmt import clock
 from changemgmt.audit.notify import notify
@@ -21,7 +22,16 @@ from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
 from changemgmt.tickets.services import TransitionRefused, ticket_transition
 
 from . import health, windows_bridge
-from .models import Breach, Guard, GuardPolicy, HealthSample, Ramp, RampStage, RolloutPolicy
+from .models import (
+    Breach,
+    Guard,
+    GuardPolicy,
+    HealthSample,
+    Metric,
+    Ramp,
+    RampStage,
+    RolloutPolicy,
+)
 from .plans import default_plan, plan_problems
 
 log = logging.getLogger(__name__)
@@ -344,14 +354,61 @@ def rollout_advance(ticket_id: int, now: datetime) -> str | None:
         return f"promoted to {ticket.ramp_stages.get(index=ramp.current_index).percent}%"
 
 
+def due_ticket_ids(now: datetime) -> list[int]:
+    """Active ramps that may need action at `now`, in pk order, from three set-wide queries: a
+    bake that has ended (or the bookkeeping step into deployed), or a gating guard's threshold
+    crossed by a sample in the current window. A ramp mid-bake with healthy samples (most of them,
+    most minutes) costs the tick nothing. Only a pre-filter: `rollout_advance` re-checks everything
+    under the row lock, and a sample that lands after this read is seen by the next tick."""
+    stages = {}
+    for ticket_id, index, bake_minutes in RampStage.objects.filter(
+        ticket__state__in=ACTIVE_RAMP_STATES
+    ).values_list("ticket_id", "index", "bake_minutes"):
+        stages.setdefault(ticket_id, {})[index] = bake_minutes
+    due = set()
+    for ticket_id, state, index, bake_started_at in Ramp.objects.filter(
+        ticket__state__in=ACTIVE_RAMP_STATES, current_index__gte=0
+    ).values_list("ticket_id", "ticket__state", "current_index", "bake_started_at"):
+        plan = stages.get(ticket_id, {})
+        if state != State.RAMPING or index not in plan:
+            continue
+        at_last = index >= max(plan)
+        if (
+            at_last
+            or bake_started_at is None
+            or bake_started_at + timedelta(minutes=plan[index]) <= now
+        ):
+            due.add(ticket_id)
+    guard = "ticket__guards__"
+    over_threshold = Q(value__gt=F(f"{guard}threshold")) | Q(
+        # Drift is a distance: a drop below -threshold breaches too (Guard.measure).
+        metric=Metric.EVAL_SCORE_DRIFT,
+        value__lt=-F(f"{guard}threshold"),
+    )
+    # One filter() call, so every guard condition uses the same join (the sample's own guard).
+    breaching = (
+        HealthSample.objects.filter(
+            over_threshold,
+            ticket__state__in=ACTIVE_RAMP_STATES,
+            stage_index=F("ticket__ramp__current_index"),
+            observed_at__gte=F("ticket__ramp__bake_started_at"),
+            **{f"{guard}metric": F("metric"), f"{guard}observe_only": False},
+        )
+        .values_list("ticket_id", flat=True)
+        .distinct()
+    )
+    due.update(breaching)
+    return sorted(due)
+
+
 def advance_all(now: datetime | None = None) -> list[tuple[str, str]]:
-    """Sweep every active ramp in pk order; each in its own transaction."""
+    """Sweep every active ramp that may need action, in pk order; each in its own transaction."""
     now = now or clock.now()
     done = []
-    ids = ChangeTicket.objects.filter(state__in=ACTIVE_RAMP_STATES).order_by("pk")
-    for ticket_id, change_id in ids.values_list("pk", "change_id"):
+    for ticket_id in due_ticket_ids(now):
         outcome = rollout_advance(ticket_id, now)
         if outcome:
+            change_id = ChangeTicket.objects.values_list("change_id", flat=True).get(pk=ticket_id)
             log.info("%s %s", change_id, outcome)
             done.append((change_id, outcome))
     return done
