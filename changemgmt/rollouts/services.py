@@ -117,15 +117,15 @@ def ramp_plan_update(
 # ----- ramp position (moved by ticket transitions, whoever took them) -----
 
 
-def _on_start(ticket, now):
+def _on_start(ticket, now, acting_user):
     ramp, _ = Ramp.objects.select_for_update().get_or_create(ticket=ticket)
     stage = ticket.ramp_stages.get(index=0)
     stage.entered_at = now
-    save_audited(stage, acting_user=system_user(), reason="ramp started")
+    save_audited(stage, acting_user=acting_user, reason="ramp started")
     ramp.current_index = 0
     ramp.bake_started_at = now
     ramp.inconclusive_notified_index = None
-    save_audited(ramp, acting_user=system_user(), reason=f"entered {stage.percent}% stage")
+    save_audited(ramp, acting_user=acting_user, reason=f"entered {stage.percent}% stage")
 
 
 def _on_promote(ticket, now, acting_user, reason):
@@ -161,7 +161,7 @@ def _on_roll_back(ticket, now, acting_user, reason):
 def on_ticket_transitioned(sender, *, ticket, transition, acting_user, reason, **kwargs):
     now = clock.now()
     if transition == "start":
-        _on_start(ticket, now)
+        _on_start(ticket, now, acting_user)
     elif transition == "promote":
         _on_promote(ticket, now, acting_user, f"promote: {reason}" if reason else "promote")
     elif transition == "resume":

@@ -7,11 +7,16 @@ from changemgmt.audit.recording import SYSTEM_USERNAME
 from tests.rollouts.conftest import WEDNESDAY_10, feed, ny, stage_percent, tick
 
 
-def test_it_enters_the_first_stage_when_the_ramp_starts(ramping_ticket):
+def test_it_enters_the_first_stage_when_the_ramp_starts(ramping_ticket, release_manager):
     assert ramping_ticket.state == "ramping"
     assert ramping_ticket.ramp.current_index == 0
     stage = ramping_ticket.ramp_stages.get(index=0)
     assert (stage.percent, stage.entered_at) == (1, WEDNESDAY_10)
+    entered = ramping_ticket.ramp.history.first()
+    assert (entered.history_user, entered.history_change_reason) == (
+        release_manager,
+        "entered 1% stage",
+    )
 
 
 def test_it_plays_the_worked_example_out_exactly(ramping_ticket):
