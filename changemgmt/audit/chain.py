@@ -105,9 +105,21 @@ def _previous_values(history_model, object_attname, object_id, history_id) -> di
             **{object_attname: object_id}, history_id__lt=history_id
         )
         .order_by("-history_id")
-        .values(*tracked_attnames(history_model))
+        .values("history_id", *tracked_attnames(history_model))
         .first()
     )
+
+
+def _members(snapshot: dict) -> dict[str, list]:
+    """{m2m table: sorted ids of the far side} — a readable diff of a membership change."""
+    members = {}
+    for table, rows in snapshot.items():
+        ids = []
+        for row in rows:
+            far = [v for k, v in row.items() if k.endswith("_id") and k not in ("id",)]
+            ids.append(far[-1] if far else row)
+        members[table.split(".")[-1].split("_", 1)[-1]] = sorted(ids, key=str)
+    return members
 
 
 def field_diffs(action: str, before: dict | None, after: dict) -> dict:
@@ -177,7 +189,17 @@ def append_record(history_instance) -> AuditRecord:
     before = None
     if action == "~":
         before = _previous_values(history_model, object_attname, object_id, history_instance.pk)
-    changes = field_diffs(action, before, tracked)
+    changes = field_diffs(action, before and {k: before[k] for k in tracked}, tracked)
+    if m2m or (before and m2m_history_models(history_model)):
+        old_m2m = {}
+        if before:
+            old_m2m = m2m_snapshots(history_model, [before["history_id"]]).get(
+                before["history_id"], {}
+            )
+        old_members, new_members = _members(old_m2m), _members(m2m)
+        for name in sorted(set(old_members) | set(new_members)):
+            if old_members.get(name, []) != new_members.get(name, []):
+                changes[name] = [old_members.get(name, []), new_members.get(name, [])]
     try:
         instance = history_instance.instance
         object_repr = str(instance)

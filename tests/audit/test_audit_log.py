@@ -144,3 +144,16 @@ def test_the_api_caps_the_page_size_and_answers_bad_filters_with_400(client, aud
     bad = client.get("/api/v1/audit/", {"date_from": "soon"})
     assert bad.status_code == 400
     assert "date_from" in bad.json()
+
+
+def test_it_records_a_membership_change_as_a_diff(author, outsider):
+    from tests.factories import TeamFactory
+
+    team = TeamFactory(slug="ai-platform")
+    team.members.add(author)
+    team.members.add(outsider)
+    first, second = AuditRecord.objects.filter(object_model="catalog.team", action="~").order_by(
+        "seq"
+    )
+    assert first.changes == {"members": [[], [author.pk]]}
+    assert second.changes == {"members": [[author.pk], sorted([author.pk, outsider.pk])]}
