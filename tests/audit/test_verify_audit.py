@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from changemgmt.audit.chain import m2m_history_models
 from changemgmt.audit.models import AuditRecord
@@ -143,3 +144,37 @@ def test_it_covers_the_membership_snapshots_of_m2m_history(author, outsider):
         verify()
     assert f"audit record #{record.seq}:" in str(broken.value)
     assert "edited" in str(broken.value)
+
+
+def test_it_notices_an_audit_record_inserted_with_raw_sql(audited_ticket):
+    last = AuditRecord.objects.order_by("-seq").first()
+    forged = AuditRecord(
+        seq=last.seq + 1,
+        created_at=last.created_at,
+        history_model=last.history_model,
+        history_id=10_000,
+        object_model=last.object_model,
+        object_id=last.object_id,
+        object_repr="CHG approved by the CAB",
+        action="~",
+        reason="approve",
+        changes={},
+        content_hash="0" * 64,
+        prev_hash=last.hash,
+    )
+    forged.hash = forged.compute_hash()
+    columns = [f.column for f in AuditRecord._meta.concrete_fields if f.name != "id"]
+    values = [
+        f.get_db_prep_save(getattr(forged, f.attname), connection)
+        for f in AuditRecord._meta.concrete_fields
+        if f.name != "id"
+    ]
+    with as_table_owner() as cursor:
+        cursor.execute(
+            f"INSERT INTO audit_auditrecord ({', '.join(columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))})",
+            values,
+        )
+    with pytest.raises(CommandError) as broken:
+        verify()
+    assert f"audit record #{forged.seq}:" in str(broken.value)
