@@ -9,6 +9,8 @@ fills `{change_id}`. Both valid (positive) and invalid (negative) inputs are gen
 import pytest
 import schemathesis
 from django.core.management import call_command
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -43,7 +45,15 @@ def fuzz_world(db, settings):
     )
     ticket = TicketFactory(feature=AIFeature.objects.get(slug="support-assistant"), author=everyone)
     token = Token.objects.create(user=everyone)
-    return {"auth": {"Authorization": f"Token {token.key}"}, "ticket": ticket}
+    # The WSGI app fires request_started/finished, whose close_old_connections would close the
+    # test's transaction-wrapped connection on PostgreSQL; Django's own test Client unhooks it too.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield {"auth": {"Authorization": f"Token {token.key}"}, "ticket": ticket}
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def test_it_found_the_api_operations():
