@@ -6,6 +6,8 @@ or it is simply the deployed version now).
 
 from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket
 
+from .models import RampStage
+
 
 def candidate_of(ticket) -> dict:
     return {
@@ -17,17 +19,21 @@ def candidate_of(ticket) -> dict:
 
 
 def active_ramps() -> list[dict]:
-    ramps = []
+    """Built on every policy version (each ramp transition bumps it): a fixed number of queries,
+    whatever the number of active ramps."""
     tickets = (
-        ChangeTicket.objects.filter(state__in=ACTIVE_RAMP_STATES)
+        ChangeTicket.objects.filter(state__in=ACTIVE_RAMP_STATES, ramp__current_index__gte=0)
         .select_related("feature", "ramp")
         .order_by("change_id")
     )
+    tickets = list(tickets)
+    stages = {}
+    for stage in RampStage.objects.filter(ticket__in=[t.pk for t in tickets]):
+        stages.setdefault(stage.ticket_id, {})[stage.index] = stage
+    ramps = []
     for ticket in tickets:
-        ramp = getattr(ticket, "ramp", None)
-        if ramp is None or ramp.current_index < 0:
-            continue
-        stage = ticket.ramp_stages.filter(index=ramp.current_index).first()
+        plan = stages.get(ticket.pk, {})
+        stage = plan.get(ticket.ramp.current_index)
         if stage is None:
             continue
         ramps.append(
@@ -38,7 +44,7 @@ def active_ramps() -> list[dict]:
                 "traffic_percent": stage.percent,
                 "audience": stage.audience(),
                 "stage": stage.index + 1,
-                "stages": ticket.ramp_stages.count(),
+                "stages": len(plan),
                 "state": ticket.state,
             }
         )

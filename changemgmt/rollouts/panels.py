@@ -1,5 +1,7 @@
 """The ramp's part of the ticket page and of the dashboard (see changemgmt.web.panels)."""
 
+from django.db.models import Case, When
+
 from changemgmt import roles
 from changemgmt.tickets import rules
 from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
@@ -47,13 +49,21 @@ def ticket_panel(request, ticket):
     return ticket_context(request, ticket)
 
 
+DASHBOARD_LIMIT = 20
+
+
 def dashboard_context(request) -> dict:
-    tickets = (
-        ChangeTicket.objects.filter(state__in=ACTIVE_RAMP_STATES)
-        .select_related("feature")
-        .order_by("change_id")
-    )
-    return {"ramps": [status.summary(ticket) for ticket in tickets]}
+    """Halted ramps first (they need someone), then the most recently started; bounded, so the
+    dashboard stays fast with hundreds of ramps in flight."""
+    active = ChangeTicket.objects.filter(state__in=ACTIVE_RAMP_STATES)
+    tickets = active.select_related("feature").order_by(
+        Case(When(state=State.HALTED, then=0), default=1), "-started_at", "-pk"
+    )[:DASHBOARD_LIMIT]
+    return {
+        "ramps": [status.summary(ticket) for ticket in tickets],
+        "total": active.count(),
+        "limit": DASHBOARD_LIMIT,
+    }
 
 
 def dashboard_panel(request):

@@ -48,3 +48,15 @@ def test_it_holds_a_halted_ramp_and_drops_a_rolled_back_one(client, gateway, ram
     feed(ramping_ticket, ny(2027, 2, 10, 10, 13), n=1, error_rate=0.5)
     tick(ny(2027, 2, 10, 10, 14))
     assert ramps_of(read(client, ny(2027, 2, 10, 10, 15))) == []
+
+
+def test_it_builds_the_ramps_section_in_a_fixed_number_of_queries(ramping_ticket):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from changemgmt.rollouts.gateway import active_ramps
+
+    with CaptureQueriesContext(connection) as queries:
+        [ramp] = active_ramps()
+    assert ramp["traffic_percent"] == 1 and ramp["stages"] == 4
+    assert len(queries) == 2
