@@ -18,7 +18,9 @@ class AuditRecordFilter(django_filters.FilterSet):
         field_name="object_model", choices=[], label="Object type"
     )
     object = django_filters.CharFilter(method="filter_object", label="Object (id or name)")
-    user = django_filters.CharFilter(field_name="actor_username", lookup_expr="iexact")
+    user = django_filters.CharFilter(
+        field_name="actor_username", lookup_expr="iexact", label="User"
+    )
     date_from = django_filters.DateFilter(
         field_name="created_at", lookup_expr="date__gte", label="From"
     )
