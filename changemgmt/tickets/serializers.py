@@ -182,6 +182,14 @@ class ChangeSerializer(serializers.Serializer):
     def validate_eval_deltas(self, rows):
         seen = set()
         for row in rows:
+            # A PATCH is partial for the ticket, never for an eval row: each row is whole.
+            missing = [key for key in ("metric", "baseline", "candidate") if key not in row]
+            if missing:
+                raise serializers.ValidationError(
+                    "Each row needs metric, baseline and candidate; missing: "
+                    + ", ".join(missing)
+                    + "."
+                )
             if row["metric"] in seen:
                 raise serializers.ValidationError(f"{row['metric']} is listed twice.")
             seen.add(row["metric"])

@@ -257,6 +257,10 @@ def _validate(ticket):
         unknown = [name for name in ticket.bridge if name not in known]
         if unknown:
             problems["bridge"] = ["Unknown user(s): " + ", ".join(unknown) + "."]
+    if ticket.release_manager_id and not roles.has_role(
+        ticket.release_manager, roles.RELEASE_MANAGER
+    ):
+        problems["release_manager"] = [f"{ticket.release_manager} is not a release manager."]
     if ticket.kill_switch and rules.parse_kill_switch(ticket.kill_switch) is None:
         problems.setdefault("kill_switch", []).append(
             "Use feature:<slug>, model:<id> or tenant:<id>."

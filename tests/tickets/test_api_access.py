@@ -99,3 +99,18 @@ def test_it_answers_404_for_an_unknown_change(author):
     assert client_for(author).get("/api/v1/changes/CHG-1999-00001/").status_code == 404
     response = client_for(author).post("/api/v1/changes/CHG-1999-00001/submit/", {}, format="json")
     assert response.status_code == 404
+
+
+def test_it_hands_out_tokens_with_login_throttling_on(db, settings):
+    settings.AXES_ENABLED = True
+    settings.AXES_FAILURE_LIMIT = 2
+    UserFactory(username="ci-bot", roles=["author"])
+    client = APIClient()
+    good = {"username": "ci-bot", "password": "pw-for-tests-0"}
+    assert client.post("/api/v1/auth/token/", good, format="json").status_code == 200
+    bad = {"username": "ci-bot", "password": "guess"}
+    answers = [client.post("/api/v1/auth/token/", bad, format="json").status_code for _ in range(3)]
+    assert all(400 <= status < 500 for status in answers), answers
+    # Locked out after the failures: even the right password gets no token for a while.
+    locked = client.post("/api/v1/auth/token/", good, format="json")
+    assert locked.status_code in (400, 403, 429) and "token" not in locked.json()

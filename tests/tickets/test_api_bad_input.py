@@ -152,6 +152,8 @@ def test_it_answers_415_for_an_unsupported_media_type(author, world):
     [
         {"title": "x" * 201},
         {"eval_deltas": row() + row()},
+        {"eval_deltas": [{"baseline": 0.8, "candidate": 0.9}]},
+        {"eval_deltas": [{}]},
         {"blast_radius": {"regions": 7}},
         {"release_window": {"paging_list": ["nope"]}},
         {"kill_switch": "cluster:eu-1"},

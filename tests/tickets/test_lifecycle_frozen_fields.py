@@ -76,3 +76,10 @@ def test_it_refuses_bad_eval_rows_and_keeps_the_old_ones(author, release_manager
         services.ticket_update(ticket, acting_user=author, data={}, eval_deltas=rows)
     assert "eval_deltas" in error.value.message_dict
     assert [d.metric for d in ticket.eval_deltas.all()] == ["groundedness"]
+
+
+def test_it_refuses_a_release_manager_without_the_role(author, release_manager, cab_platform):
+    ticket = TicketFactory(author=author, release_manager=release_manager)
+    with pytest.raises(ValidationError) as error:
+        services.ticket_update(ticket, acting_user=author, data={"release_manager": cab_platform})
+    assert error.value.message_dict["release_manager"] == ["cab_platform is not a release manager."]
