@@ -295,9 +295,8 @@ def rollout_advance(ticket_id: int, now: datetime) -> str | None:
 
         # Breaches first: the newest samples decide before any promotion is considered.
         finding = health.worst_finding(ticket, ramp)
+        # A halted ramp holds its traffic; only a severe breach still acts on it (roll back).
         if finding and (finding.severe or ticket.state == State.RAMPING):
-            if ticket.state == State.HALTED and not finding.severe:
-                return None
             already = Breach.objects.filter(
                 ticket=ticket, stage=stage, created_at__gte=ramp.bake_started_at
             )
