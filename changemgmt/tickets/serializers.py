@@ -72,7 +72,7 @@ class ArtifactsSerializer(serializers.Serializer):
 
 class ReleaseWindowSerializer(serializers.Serializer):
     planned_start = serializers.DateTimeField(allow_null=True, required=False)
-    slot_ends_at = serializers.DateTimeField(read_only=True)
+    slot_ends_at = serializers.DateTimeField(read_only=True, allow_null=True)
     bridge_url = serializers.URLField(max_length=500, allow_blank=True, required=False)
     bridge = serializers.ListField(
         child=serializers.CharField(max_length=150),
@@ -122,8 +122,8 @@ class ChangeSerializer(serializers.Serializer):
     author = serializers.CharField(source="author.username", read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
-    submitted_at = serializers.DateTimeField(read_only=True)
-    approved_at = serializers.DateTimeField(read_only=True)
+    submitted_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    approved_at = serializers.DateTimeField(read_only=True, allow_null=True)
     standard_change = serializers.BooleanField(read_only=True)
     retrospective_due = serializers.BooleanField(read_only=True)
     cab_round = serializers.IntegerField(read_only=True)
