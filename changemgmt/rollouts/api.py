@@ -7,7 +7,7 @@ Who may post: the `observability` machine account (a group of that name; API tok
 import math
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -63,7 +63,12 @@ class MetricsCreate(APIView):
 
     @extend_schema(
         summary="Post canary health samples (one object or a list)",
-        request=SampleSerializer(many=True),
+        request=PolymorphicProxySerializer(
+            component_name="Samples",
+            serializers=[SampleSerializer, SampleSerializer(many=True)],
+            resource_type_field_name=None,
+            many=False,
+        ),
         responses={
             201: SamplesAccepted,
             400: OpenApiResponse(description="Field messages; nothing was saved."),
