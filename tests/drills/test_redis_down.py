@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 import yaml
+from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 from django.urls import Resolver404, resolve
@@ -124,6 +125,8 @@ def test_it_keeps_pages_flips_and_the_gateway_policy_working_while_redis_is_down
     assert response.status_code == 200, response.content[:500]
     assert response.json()["changed"] is True
     assert took < SLOW_SECONDS
+    # The owners' email went out after commit, broker or no broker.
+    assert any("support-assistant" in message.subject for message in mail.outbox)
     # The gateways see the flip at once, cache or no cache.
     assert policy_shows_support_assistant_engaged(gateway)
     json_doc = gateway.get("/api/v1/gateway-policy")
