@@ -334,6 +334,20 @@ def _replace_eval_deltas(ticket, rows, acting_user, reason):
             save_audited(delta, acting_user=acting_user, reason=reason)
 
 
+def _populate_from_feature(ticket, data):
+    """What the caller left out comes from the feature: Low-tier tickets filed by a CI pipeline
+    are mostly auto-populated (the article). Only absent keys are filled, never blank answers."""
+    feature = ticket.feature
+    if not data.get("risk_tier"):
+        ticket.risk_tier = feature.risk_tier  # inherited; may be raised, never lowered
+    if "kill_switch" not in data:
+        ticket.kill_switch = f"feature:{feature.slug}"
+    if "users_affected" not in data:
+        ticket.users_affected = feature.users_served
+    if "regions" not in data:
+        ticket.regions = list(feature.regions or [])
+
+
 @transaction.atomic
 def ticket_create(
     *, acting_user, data: dict, eval_deltas=(), reason: str = "filed"
@@ -343,8 +357,8 @@ def ticket_create(
         raise PermissionDenied("Only an author may file a change ticket.")
     ticket = ChangeTicket(author=acting_user)
     _apply(ticket, data)
-    if not data.get("risk_tier") and ticket.feature_id:
-        ticket.risk_tier = ticket.feature.risk_tier  # inherited from the feature
+    if ticket.feature_id:
+        _populate_from_feature(ticket, data)
     _validate(ticket)
     rows = clean_eval_deltas(list(eval_deltas))
     # The number is claimed only once the input is valid, inside this transaction: a refused

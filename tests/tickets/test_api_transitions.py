@@ -233,3 +233,35 @@ def test_it_deploys_on_a_promotion_the_ramp_says_is_the_last(
     assert post(release_manager, ticket, "promote").json()["state"] == "ramping"
     services.register_final_stage_check(lambda t: t.pk == ticket.pk)
     assert post(release_manager, ticket, "promote").json()["state"] == "deployed"
+
+
+def test_it_populates_a_ci_pipeline_ticket_from_its_feature(author, release_manager):
+    FeatureFactory(
+        slug="policy-search-v1", risk_tier="low", users_served=250_000, regions=["US", "CA"]
+    )
+    client = client_for(author)
+    filed = client.post(
+        "/api/v1/changes/",
+        {
+            "title": "Refresh the policy-search prompt",
+            "summary": "Synonyms for the new product line",
+            "feature": "policy-search-v1",
+            "classification": "prompt",
+            "eval_deltas": [{"metric": "ndcg@10", "baseline": 0.71, "candidate": 0.72}],
+            "rollback_plan": "1. Flip feature:policy-search-v1 to keyword-search-v3. "
+            "2. Re-pin policy-search@6.",
+            "artifacts": {
+                "pr_url": "https://git.example.com/ai/search/pull/78",
+                "prompt_version": "policy-search@7",
+            },
+        },
+        format="json",
+    )
+    assert filed.status_code == 201, filed.json()
+    body = filed.json()
+    assert body["risk_tier"] == "low" and body["kill_switch"] == "feature:policy-search-v1"
+    assert body["blast_radius"]["users_affected"] == 250_000
+    assert body["blast_radius"]["regions"] == ["US", "CA"]
+    submitted_ = client.post(f"/api/v1/changes/{body['change_id']}/submit/", {}, format="json")
+    assert submitted_.status_code == 200, submitted_.json()
+    assert submitted_.json()["state"] == "approved"
