@@ -187,3 +187,72 @@ def test_it_never_answers_500_to_random_ticket_form_input(author_client, form_fi
     run()
     assert "refused" in outcomes
     assert "filed" in outcomes  # the fuzz gets past validation too
+
+
+class RenderedValues(HTMLParser):
+    """What a browser would send for the form as rendered: every input's value, every checked box,
+    every select's selected (or first) option, every textarea's text."""
+
+    def __init__(self):
+        super().__init__()
+        self.data = {}
+        self._select = None
+        self._first = None
+        self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and "__prefix__" not in name:
+            kind = attrs.get("type", "text")
+            if kind in ("checkbox", "radio"):
+                if "checked" in attrs:
+                    self.data.setdefault(name, []).append(attrs.get("value", "on"))
+            elif kind not in ("submit", "button"):
+                self.data[name] = attrs.get("value", "")
+        elif tag == "textarea" and name and "__prefix__" not in name:
+            self._textarea = name
+            self.data[name] = ""
+        elif tag == "select" and name and "__prefix__" not in name:
+            self._select, self._first = name, None
+        elif tag == "option" and self._select:
+            value = attrs.get("value", "")
+            if self._first is None:
+                self._first = value
+                self.data[self._select] = value
+            if "selected" in attrs:
+                self.data[self._select] = value
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.data[self._textarea] += data.lstrip("\n")
+
+
+def test_it_accepts_its_own_defaults_once_the_required_fields_are_typed(author_client):
+    """A person who types only the required fields and leaves every other field as the page shows
+    it gets a draft, not an error about a value the page itself put there."""
+    page = author_client.get("/tickets/new/")
+    parser = RenderedValues()
+    parser.feed(page.content.decode())
+    data = parser.data
+    data.update(
+        {
+            "title": "Handle the new travel-insurance product line",
+            "summary": "Prompt update for the support assistant",
+            "classification": "prompt",
+            "users_affected": "4000000",
+            "max_traffic_percent": "50",
+        }
+    )
+    from changemgmt.catalog.models import AIFeature
+
+    data["feature"] = str(AIFeature.objects.get(slug="support-assistant").pk)
+    response = author_client.post("/tickets/new/", data)
+    errors = re.findall(r"invalid-feedback[^>]*>(?:<div>)?([^<]+)<", response.content.decode())
+    assert response.status_code == 302, f"refused its own defaults: {errors}"
