@@ -10,9 +10,12 @@ class RolloutsConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from changemgmt.tickets.models import ChangeTicket
-        from changemgmt.tickets.services import ticket_transitioned
+        from changemgmt.tickets.services import register_final_stage_check, ticket_transitioned
 
         from . import guards, receivers  # noqa: F401  (guards register on import)
+        from .services import is_final_promotion
+
+        register_final_stage_check(is_final_promotion)
 
         ticket_transitioned.connect(
             receivers.ticket_transitioned, sender=ChangeTicket, dispatch_uid="rollouts-ramp"

@@ -71,11 +71,9 @@ def test_it_promotes_manually_through_the_same_guards(ramping_ticket, release_ma
     assert ramping_ticket.history.first().history_user == release_manager
 
 
-def test_it_finishes_a_plain_promote_into_the_last_stage_on_the_next_tick(
-    ramping_ticket, release_manager
-):
-    """The generic promote (ticket page, API) does not say "final": the ramp then carries 100%
-    while still ramping, and the next tick takes the bookkeeping step into deployed."""
+def test_it_deploys_on_a_plain_promote_into_the_last_stage(ramping_ticket, release_manager):
+    """The generic promote (ticket page, API) does not say "final": the ramp tells tickets
+    whether it is, so the promotion into the last stage deploys at once."""
     from changemgmt.tickets.services import ticket_transition
 
     ticket = ramping_ticket
@@ -87,7 +85,5 @@ def test_it_finishes_a_plain_promote_into_the_last_stage_on_the_next_tick(
     with time_machine.travel(ny(2027, 2, 11, 14, 35), tick=False):
         ticket_transition(ticket, "promote", acting_user=release_manager, reason="bridge call")
     ticket.refresh_from_db()
-    assert (ticket.state, stage_percent(ticket)) == ("ramping", 100)
-    assert tick(ny(2027, 2, 11, 14, 36)) == [(ticket.change_id, "promoted to 100%")]
-    ticket.refresh_from_db()
-    assert ticket.state == "deployed"
+    assert (ticket.state, stage_percent(ticket)) == ("deployed", 100)
+    assert tick(ny(2027, 2, 11, 14, 36)) == []
