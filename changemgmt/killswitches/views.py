@@ -22,6 +22,17 @@ def _require_reader(request):
         raise PermissionDenied("Your role may not read the kill-switch console.")
 
 
+def _require_exerciser(request):
+    """Refuse before reading the form: a role that may run no exercise gets 403, not 400."""
+    _require_reader(request)
+    if not roles.has_role(
+        request.user, roles.PLATFORM_TEAM, roles.FEATURE_OWNER, roles.SUPPORT_ENG
+    ):
+        raise PermissionDenied(
+            "Only a switch's owners or the platform team run game-day exercises."
+        )
+
+
 def owner_label(switch) -> str:
     if switch.layer == "feature":
         return f"{switch.feature.owner_team.name} + platform team"
@@ -181,7 +192,7 @@ def _refused(request, day, exc):
 
 @require_POST
 def exercise_start(request, pk):
-    _require_reader(request)
+    _require_exerciser(request)
     day = get_object_or_404(GameDay, pk=pk)
     form = ExerciseStartForm(request.POST)
     if not form.is_valid():
@@ -201,7 +212,7 @@ def exercise_start(request, pk):
 
 @require_POST
 def exercise_verify(request, pk):
-    _require_reader(request)
+    _require_exerciser(request)
     exercise = get_object_or_404(Exercise, pk=pk)
     form = VerifyForm(request.POST)
     if not form.is_valid():
@@ -221,7 +232,7 @@ def exercise_verify(request, pk):
 
 @require_POST
 def exercise_restore(request, pk):
-    _require_reader(request)
+    _require_exerciser(request)
     exercise = get_object_or_404(Exercise, pk=pk)
     gamedays.exercise_restore(exercise, acting_user=request.user)
     messages.success(request, f"{exercise.switch_path} restored.")
@@ -231,6 +242,8 @@ def exercise_restore(request, pk):
 @require_POST
 def game_day_reschedule(request, pk):
     _require_reader(request)
+    if not roles.has_role(request.user, roles.PLATFORM_TEAM):
+        raise PermissionDenied("Only the platform team reschedules a game day.")
     day = get_object_or_404(GameDay, pk=pk)
     form = RescheduleForm(request.POST)
     if not form.is_valid():
