@@ -101,7 +101,7 @@ def test_it_keeps_separation_of_release_duties_on_high_tier():
 
 def test_it_promotes_stage_by_stage_and_deploys_on_the_last(author, release_manager):
     ticket = walk(approved(author, release_manager), release_manager, "schedule", "start")
-    services.ticket_transition(ticket, "promote", acting_user=system_user())
+    services.ticket_transition(ticket, "promote", acting_user=system_user(), final=False)
     ticket.refresh_from_db()
     assert ticket.state == State.RAMPING
     services.ticket_transition(ticket, "promote", acting_user=release_manager, final=True)
