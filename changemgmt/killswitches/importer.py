@@ -99,8 +99,10 @@ def _fields(node, required: tuple[str, ...], what: str) -> dict:
 
 
 def compose(text: str):
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        # The loader's reader refuses unprintable characters already in its constructor.
+        loader = yaml.SafeLoader(text)
         return loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -109,7 +111,8 @@ def compose(text: str):
             mark.line + 1 if mark else None, f"not valid YAML: {problem}"
         ) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def plan(text: str) -> list[Change]:
