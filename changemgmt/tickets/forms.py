@@ -173,9 +173,9 @@ class TicketForm(BootstrapMixin, forms.ModelForm):
         self.fields["release_manager"].queryset = (
             user_model.objects.filter(managers).distinct().order_by("username")
         )
-        if ticket.pk:
-            self.initial["bridge"] = ", ".join(ticket.bridge or [])
-            self.initial["paging_list"] = ", ".join(ticket.paging_list or [])
+        # The model's lists are typed as comma-separated text (a new ticket's [] included).
+        self.initial["bridge"] = ", ".join(ticket.bridge or [])
+        self.initial["paging_list"] = ", ".join(ticket.paging_list or [])
         self._style_widgets()
 
     @property
