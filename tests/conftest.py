@@ -92,3 +92,17 @@ def pytest_runtest_setup(item):
 
         if not settings.DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
             pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://…)")
+
+
+def reset_celery_connections():
+    """Forget every pooled broker connection before pointing Celery at another broker.
+
+    kombu keeps connection and producer pools in global registries keyed by broker URL; a pool
+    closed by one test (a drill that kills its Redis) would otherwise be handed to the next."""
+    import kombu.pools
+
+    from changemgmt.celery import app
+
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None

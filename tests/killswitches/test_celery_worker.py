@@ -16,13 +16,13 @@ from changemgmt import clock
 from changemgmt.celery import app
 from changemgmt.killswitches import tasks
 from changemgmt.killswitches.models import TenantSwitch
+from tests.conftest import reset_celery_connections
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
 
 def _drop_broker_connections():
-    app._pool = None
-    app.amqp._producer_pool = None
+    reset_celery_connections()
 
 
 @pytest.fixture

@@ -15,16 +15,14 @@ from django.conf import settings
 
 from changemgmt.celery import app
 from changemgmt.rollouts import tasks
+from tests.conftest import reset_celery_connections
 from tests.rollouts.conftest import feed, ny, stage_percent
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
 
 def _drop_broker_connections():
-    """Forget pooled connections made with the previous broker settings (kombu keeps its pools
-    in a global registry keyed by connection, so they are not closed, only no longer ours)."""
-    app._pool = None
-    app.amqp._producer_pool = None
+    reset_celery_connections()
 
 
 @pytest.fixture(scope="module")
