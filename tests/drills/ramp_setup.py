@@ -12,6 +12,7 @@ import time_machine
 NY = ZoneInfo("America/New_York")
 WEDNESDAY_10 = datetime(2027, 2, 10, 10, 0, tzinfo=NY)
 DUE = WEDNESDAY_10 + timedelta(minutes=30)
+TITLE_PREFIX = "Drill ramp"  # seed_demo may add ramps of its own: the drill counts only these
 HEALTHY = {
     "eval_score_drift": 0.001,
     "negative_feedback_rate": 0.01,
@@ -44,9 +45,10 @@ def make(count: int):
     users = get_user_model().objects
     author, manager = users.get(username="author"), users.get(username="release_manager")
     feature = AIFeature.objects.get(slug="support-assistant")
-    for _ in range(count):
+    for number in range(count):
         with time_machine.travel(WEDNESDAY_10 - timedelta(days=2), tick=False):
             ticket = TicketFactory(
+                title=f"{TITLE_PREFIX} {number + 1}",
                 author=author,
                 release_manager=manager,
                 feature=feature,

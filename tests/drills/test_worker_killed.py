@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 
 from .conftest import kill_process_group
-from .ramp_setup import DUE
+from .ramp_setup import DUE, TITLE_PREFIX
 
 pytestmark = pytest.mark.drill
 
@@ -96,11 +96,19 @@ def send_tick(env, now):
 
 def ramp_positions(db_path):
     with sqlite3.connect(db_path) as db:
-        positions = dict(db.execute("SELECT ticket_id, current_index FROM rollouts_ramp"))
+        positions = dict(
+            db.execute(
+                "SELECT r.ticket_id, r.current_index FROM rollouts_ramp r "
+                "JOIN tickets_changeticket t ON t.id = r.ticket_id WHERE t.title LIKE ?",
+                (f"{TITLE_PREFIX}%",),
+            )
+        )
         promotions = dict(
             db.execute(
-                "SELECT id, COUNT(*) FROM tickets_historicalchangeticket "
-                "WHERE history_change_reason LIKE 'promote%' GROUP BY id"
+                "SELECT h.id, COUNT(*) FROM tickets_historicalchangeticket h "
+                "JOIN tickets_changeticket t ON t.id = h.id "
+                "WHERE h.history_change_reason LIKE 'promote%' AND t.title LIKE ? GROUP BY h.id",
+                (f"{TITLE_PREFIX}%",),
             )
         )
     return positions, promotions
@@ -137,8 +145,9 @@ def test_it_finishes_the_tick_on_the_next_worker_and_promotes_nothing_twice(
     first = start_worker(slow, "first", tmp_path / "first.log")
     try:
         send_tick(env, DUE)
+        mine = {str(pk) for pk in positions}
         wait_until(
-            lambda: len(list(progress.iterdir())) >= 3,
+            lambda: sum(f.name.split("-")[-1] in mine for f in progress.iterdir()) >= 3,
             60,
             "the first worker never got into the tick: " + (tmp_path / "first.log").read_text(),
         )
