@@ -42,15 +42,25 @@ return 1
 """
 
 
+# One client per Redis location and process: Django's cache builds a new redis.Redis (and its
+# response-callback table) on every call, which was most of a warm poll's cost. The client is
+# thread-safe and its connection pool reconnects after a Redis restart.
+_clients: dict[str, object] = {}
+
+
 def _redis():
     """(cache backend, raw client) when the default cache is Redis, else (None, None)."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return None, None
-    try:
-        return backend, backend._cache.get_client(write=True)
-    except RedisError:
-        return None, None
+    location = backend._cache._servers[0]
+    client = _clients.get(location)
+    if client is None:
+        try:
+            client = _clients.setdefault(location, backend._cache.get_client(write=True))
+        except RedisError:
+            return None, None
+    return backend, client
 
 
 def _token_key(backend, key: str) -> str:
