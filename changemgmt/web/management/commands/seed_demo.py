@@ -91,7 +91,12 @@ TEAM_MEMBERS = {
     "search": ["feature_owner"],
 }
 
-DEMO_APPS = ["changemgmt.windows", "changemgmt.killswitches", "changemgmt.rollouts"]
+DEMO_APPS = [
+    "changemgmt.windows",
+    "changemgmt.killswitches",
+    "changemgmt.rollouts",
+    "changemgmt.tickets",
+]
 
 
 class Command(BaseCommand):
