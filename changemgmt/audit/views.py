@@ -1,10 +1,11 @@
 import csv
 import json
 
-from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+
+from changemgmt.web.pagination import CappedCountPaginator
 
 from .access import require_audit_reader
 from .filters import AuditRecordFilter
@@ -38,7 +39,7 @@ def audit_log(request):
     filterset = _filtered(request)
     valid = filterset.is_bound is False or filterset.is_valid()
     records = filterset.qs if valid else AuditRecord.objects.none()
-    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedCountPaginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {

@@ -159,7 +159,15 @@ class ChangeTicket(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state", "created_at"])]
+        indexes = [
+            models.Index(fields=["state", "created_at"]),
+            # The ticket list's order, and the dashboard's 90-day process numbers.
+            models.Index(fields=["-created_at", "-id"], name="ticket_newest_first"),
+            models.Index(fields=["submitted_at"], name="ticket_submitted_at"),
+            models.Index(fields=["approved_at"], name="ticket_approved_at"),
+            models.Index(fields=["started_at"], name="ticket_started_at"),
+            models.Index(fields=["deployed_at"], name="ticket_deployed_at"),
+        ]
 
     def __str__(self):
         return f"{self.change_id} {self.title}"

@@ -9,7 +9,6 @@ from urllib.parse import unquote
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from changemgmt import clock, roles
 from changemgmt.audit.timeline import ticket_timeline
+from changemgmt.web.pagination import CappedCountPaginator
 from changemgmt.web.panels import collect
 
 from . import rules, services
@@ -96,7 +96,7 @@ def ticket_list(request):
         tickets = filters.qs
     else:
         tickets = queryset.none()  # never pass the unfiltered list off as the filtered one
-    page = Paginator(tickets.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
+    page = CappedCountPaginator(tickets.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     query = request.GET.copy()
