@@ -269,6 +269,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 240},
     },
+    "sweep-notification-outbox": {
+        "task": "changemgmt.audit.tasks.sweep_notification_outbox",
+        "schedule": crontab(),  # every minute
+        "options": {"expires": 55},
+    },
     "plan-game-days": {
         "task": "changemgmt.killswitches.tasks.plan_game_days",
         "schedule": crontab(minute=0, hour=6),

@@ -124,6 +124,9 @@ class Notification(models.Model):
         max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.SKIPPED
     )
     attempts = models.PositiveIntegerField(default=0, help_text="Webhook attempts.")
+    webhook_queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the webhook post was last handed to the broker."
+    )
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()

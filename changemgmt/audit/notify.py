@@ -9,11 +9,13 @@ runs in Celery (`changemgmt.audit.tasks.post_webhook`), retried with backoff.
 import json
 import logging
 import urllib.request
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 
 from changemgmt import clock
 
@@ -66,13 +68,39 @@ def deliver(notification_id: int):
         else:
             _mark(notification_id, status=NotificationStatus.SENT, reason="email sent")
     if notification.webhook_status == NotificationStatus.PENDING and settings.NOTIFY_WEBHOOK_URL:
-        from .tasks import post_webhook
+        queue_webhook(notification_id)
 
-        try:
-            post_webhook.delay(notification_id)
-        except Exception:  # broker down: log it, never break the caller
-            logger.exception("could not queue the webhook of notification %s", notification_id)
-            _mark(notification_id, webhook_status=NotificationStatus.FAILED, reason="not queued")
+
+def queue_webhook(notification_id: int) -> bool:
+    """Hand the webhook post to the broker. While the broker is down the row stays pending with
+    no queued time, and the outbox sweep (beat, every minute) queues it once the broker is back."""
+    from .tasks import post_webhook
+
+    try:
+        post_webhook.delay(notification_id)
+    except Exception:  # broker down: log it, never break the caller
+        logger.warning(
+            "webhook of notification %s not queued; the outbox sweep will retry", notification_id
+        )
+        return False
+    _mark(notification_id, webhook_queued_at=clock.now(), reason="webhook queued")
+    return True
+
+
+# A queued post that has neither succeeded nor failed for this long was lost with its message
+# (a broker restart without persistence): queue it again. post_webhook_now skips a sent one.
+REQUEUE_AFTER = timedelta(minutes=30)
+
+
+def sweep_outbox(now=None) -> int:
+    """Queue every pending webhook that was never queued (or whose message was lost)."""
+    if not settings.NOTIFY_WEBHOOK_URL:
+        return 0
+    now = now or clock.now()
+    due = Notification.objects.filter(webhook_status=NotificationStatus.PENDING).filter(
+        Q(webhook_queued_at__isnull=True) | Q(webhook_queued_at__lt=now - REQUEUE_AFTER)
+    )
+    return sum(queue_webhook(pk) for pk in due.order_by("pk").values_list("pk", flat=True)[:500])
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .notify import post_webhook_now
+from .notify import post_webhook_now, sweep_outbox
 
 
 @shared_task(
@@ -15,3 +15,9 @@ from .notify import post_webhook_now
 def post_webhook(self, notification_id: int):
     """POST the notification as JSON to NOTIFY_WEBHOOK_URL; Celery retries a failure with backoff."""
     post_webhook_now(notification_id, final_attempt=self.request.retries >= self.max_retries)
+
+
+@shared_task(ignore_result=True)
+def sweep_notification_outbox():
+    """Queue webhook posts that could not be queued (broker down) or whose message was lost."""
+    return sweep_outbox()

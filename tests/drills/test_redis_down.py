@@ -136,15 +136,6 @@ def test_it_keeps_pages_flips_and_the_gateway_policy_working_while_redis_is_down
     assert gateway.get("/api/v1/gateway-policy", HTTP_IF_NONE_MATCH=etag).status_code == 304
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "audit.notify.deliver marks a webhook whose post_webhook.delay() fails while the broker "
-        "is down as webhook_status=failed ('not queued') and nothing re-queues it when Redis is "
-        "back: the notification of a flip made during the outage is never delivered. Needs an "
-        "outbox sweep (beat task re-queuing pending/not-queued notifications)."
-    ),
-)
 def test_it_runs_work_queued_during_the_outage_once_redis_is_back(
     drill_world, django_capture_on_commit_callbacks
 ):
