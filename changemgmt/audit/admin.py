@@ -7,6 +7,8 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
+from changemgmt.admin_mixins import ReadOnlyAdminMixin
+
 from .models import AuditRecord, Notification
 
 _history_form_view = SimpleHistoryAdmin.history_form_view
@@ -21,15 +23,8 @@ def _read_only_history_form_view(self, request, object_id, version_id, extra_con
 SimpleHistoryAdmin.history_form_view = _read_only_history_form_view
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(AuditRecord)

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.db import transaction
 from simple_history.admin import SimpleHistoryAdmin
 
+from changemgmt.admin_mixins import ReadOnlyAdminMixin
 from changemgmt.audit.recording import save_audited
 
 from .models import (
@@ -70,15 +71,8 @@ class ExerciseAdmin(SimpleHistoryAdmin):
     readonly_fields = [f.name for f in Exercise._meta.fields]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(PolicyVersion)

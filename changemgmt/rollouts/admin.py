@@ -1,6 +1,8 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from changemgmt.admin_mixins import ReadOnlyAdminMixin
+
 from .models import Breach, Guard, GuardPolicy, HealthSample, Ramp, RampStage, RolloutPolicy
 
 
@@ -17,17 +19,8 @@ class RolloutPolicyAdmin(SimpleHistoryAdmin):
     list_display = ["name", "region_rings"]
 
 
-class ReadOnlyAdmin(SimpleHistoryAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     """Ramp records change only through the ramp's services (plan form, sweeper, controls)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RampStage)
