@@ -17,11 +17,11 @@ class CappedCountPaginator(Paginator):
     """A page of a long list without counting all of it.
 
     COUNT(*) over a million audit records is a sequential scan (160 ms on PostgreSQL); pages
-    only need to know whether there are more than they can show. Counting stops at `cap` rows,
-    and the page says "10,000+" past it — filters narrow a list that long.
+    only need to know whether there are more than they can show. Counting stops past `cap` rows,
+    and the page says "1,000+" past it — filters narrow a list that long.
     """
 
-    cap = 10_000
+    cap = 1_000
 
     @cached_property
     def count(self):
