@@ -11,7 +11,7 @@ QUEUE_SHOWN = 5
 def dashboard_panel(request):
     if not roles.is_human_reader(request.user):
         return None
-    from .views import CAB_TARGET, business_age, cab_queue
+    from .cab_views import CAB_TARGET, business_age, cab_queue
 
     now = clock.now()
     queue = cab_queue()

@@ -4,7 +4,6 @@ redirect. Every action is a plain POST form; htmx only refreshes the CAB agenda.
 import functools
 import re
 import zoneinfo
-from datetime import datetime, timedelta
 from urllib.parse import unquote
 
 from django.contrib import messages
@@ -21,12 +20,11 @@ from changemgmt.web.panels import collect
 
 from . import rules, services
 from .filters import TicketFilter
-from .forms import CloseForm, ReasonForm, ScheduleForm, TicketForm, VoteForm, eval_formset
+from .forms import CloseForm, ReasonForm, ScheduleForm, TicketForm, eval_formset
 from .models import CHECKLIST_ITEMS, TRANSITIONS, ChangeTicket, State
 
 # The window policy's zone (DESIGN.md): times are read and shown there unless the viewer set one.
 POLICY_ZONE = "America/New_York"
-CAB_TARGET = timedelta(days=1)  # one business day from submission to a CAB decision
 PAGE_SIZE = 25
 CHANGE_ID = re.compile(r"CHG-[0-9]{4}-[0-9]{5,11}")
 
@@ -365,137 +363,8 @@ def ticket_transition(request, change_id, name):
 # ----- CAB agenda -----
 
 
-def business_age(start: datetime, end: datetime, zone=None) -> timedelta:
-    """Time between `start` and `end` that fell on Monday–Friday (in the policy's zone)."""
-    zone = zone or zoneinfo.ZoneInfo(POLICY_ZONE)
-    start, end = start.astimezone(zone), end.astimezone(zone)
-    total = timedelta()
-    cursor = start
-    while cursor < end:
-        next_midnight = datetime.combine(
-            cursor.date() + timedelta(days=1), datetime.min.time(), tzinfo=zone
-        )
-        segment_end = min(next_midnight, end)
-        if cursor.weekday() < 5:
-            total += segment_end - cursor
-        cursor = segment_end
-    return total
-
-
-def _agenda_item(ticket, now):
-    age = business_age(ticket.submitted_at or ticket.created_at, now)
-    return {
-        "ticket": ticket,
-        "missing_seats": rules.quorum_missing_seats(ticket),
-        "votes": rules.current_votes(ticket),
-        "business_age": age,
-        "business_hours": int(age.total_seconds() // 3600),
-        "business_minutes": int(age.total_seconds() // 60),
-        "overdue": age > CAB_TARGET,
-    }
-
-
-def cab_queue():
-    return (
-        ChangeTicket.objects.filter(state=State.SUBMITTED)
-        .select_related("feature", "author", "release_manager")
-        .order_by("submitted_at", "id")
-    )
-
-
-def _agenda_context(request):
-    now = clock.now()
-    retrospective = (
-        ChangeTicket.objects.filter(retrospective_due=True)
-        .exclude(state__in=[State.DRAFT, State.SUBMITTED])
-        .select_related("feature", "author")
-        .order_by("approved_at", "id")
-    )
-    return {
-        "items": [_agenda_item(t, now) for t in cab_queue()],
-        "retrospective": list(retrospective),
-        "now": now,
-        "my_seats": services.seats_of(request.user),
-    }
-
-
-def cab_agenda(request):
-    _require_reader(request)
-    template = "tickets/_cab_agenda_items.html" if request.htmx else "tickets/cab_agenda.html"
-    return _render(request, template, _agenda_context(request))
-
-
-def cab_agenda_items(request):
-    _require_reader(request)
-    return _render(request, "tickets/_cab_agenda_items.html", _agenda_context(request))
-
-
-# ----- CAB review -----
-
-
 def _reviewable(ticket) -> bool:
+    """A CAB seat reviews a submitted ticket, or an emergency one whose retrospective is due."""
     return ticket.state == State.SUBMITTED or (
         ticket.retrospective_due and ticket.state not in (State.DRAFT, State.SUBMITTED)
     )
-
-
-@require_http_methods(["GET", "POST"])
-def cab_review(request, change_id):
-    _require_reader(request)
-    ticket = _ticket(change_id)
-    seats = services.seats_of(request.user)
-    context = {
-        "ticket": ticket,
-        "problems": rules.completeness_problems(ticket),
-        "missing_seats": rules.quorum_missing_seats(ticket),
-        "required_seats": rules.required_seats(ticket),
-        "votes": rules.current_votes(ticket),
-        "eval_rows": _eval_rows(ticket),
-        "reviewable": _reviewable(ticket),
-        "retrospective": ticket.retrospective_due and ticket.state != State.SUBMITTED,
-    }
-    if ticket.author_id == request.user.pk:
-        context["refusal"] = "The author cannot vote on their own ticket."
-        return _render(request, "tickets/review.html", context, status=403)
-    if not seats:
-        if _auditor_reading(request):
-            context["notice"] = "Only a CAB seat may vote; you are reading the review."
-            return _render(request, "tickets/review.html", context)
-        raise PermissionDenied("Only a CAB seat may review and vote.")
-    form = VoteForm(request.POST or None, seats=seats)
-    status = 200
-    checklist_errors = []
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.vote_cast(
-                ticket,
-                acting_user=request.user,
-                decision=form.cleaned_data["decision"],
-                comment=form.cleaned_data["comment"],
-                checklist=form.checklist(),
-                seat=form.cleaned_data.get("seat"),
-            )
-        except services.VoteRefused as refused:
-            if refused.field == "checklist":
-                checklist_errors.append(str(refused))  # shown beside the checklist
-            else:
-                form.add_error(
-                    refused.field if refused.field in form.fields else None, str(refused)
-                )
-        except PermissionDenied as denied:
-            form.add_error(None, str(denied))
-        except services.TransitionRefused as refused:
-            form.add_error(None, " ".join(r for _, r in refused.reasons))
-        else:
-            ticket.refresh_from_db()
-            messages.success(
-                request,
-                f"Vote recorded on {ticket.change_id}; it is {ticket.get_state_display().lower()}.",
-            )
-            return redirect("tickets:detail", change_id=ticket.change_id)
-    if request.method == "POST":
-        status = 400
-    form.mark_invalid_fields()
-    context["form"] = form
-    context["checklist_errors"] = checklist_errors
-    return _render(request, "tickets/review.html", context, status=status)

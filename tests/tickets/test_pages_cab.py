@@ -5,8 +5,8 @@ import pytest
 import time_machine
 
 from changemgmt.tickets import services
+from changemgmt.tickets.cab_views import business_age
 from changemgmt.tickets.models import State, Vote
-from changemgmt.tickets.views import business_age
 from tests.factories import FeatureFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
