@@ -14,28 +14,38 @@ from changemgmt.catalog.models import AIFeature, AIModel, Tenant
 LAYERS = ("feature", "model", "tenant")
 
 
-class FeatureSwitch(models.Model):
-    feature = models.OneToOneField(AIFeature, on_delete=models.PROTECT, related_name="kill_switch")
-    enabled = models.BooleanField(default=True)
-    fallback = models.CharField(max_length=120)
-    last_exercised_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+class KillSwitch(models.Model):
+    """What the three layers share: an addressable path and a freshness date.
 
-    layer = "feature"
+    Each layer says what its `key` is, what "engaged" (AI off) means for its own flag, and what
+    users get instead (`fallback_label`)."""
+
+    layer = ""
+    last_exercised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["pk"]
 
     def __str__(self):
         return self.path
 
     @property
-    def key(self) -> str:
-        return self.feature.slug
+    def path(self) -> str:
+        return f"{self.layer}:{self.key}"  # `key` is each layer's own identifier
+
+
+class FeatureSwitch(KillSwitch):
+    feature = models.OneToOneField(AIFeature, on_delete=models.PROTECT, related_name="kill_switch")
+    enabled = models.BooleanField(default=True)
+    fallback = models.CharField(max_length=120)
+    history = HistoricalRecords()
+
+    layer = "feature"
 
     @property
-    def path(self) -> str:
-        return f"feature:{self.feature.slug}"
+    def key(self) -> str:
+        return self.feature.slug
 
     @property
     def engaged(self) -> bool:
@@ -49,22 +59,15 @@ class FeatureSwitch(models.Model):
         return self.fallback
 
 
-class ModelSwitch(models.Model):
+class ModelSwitch(KillSwitch):
     model = models.OneToOneField(AIModel, on_delete=models.PROTECT, related_name="kill_switch")
     disabled = models.BooleanField(default=False)
     fallback_model = models.ForeignKey(
         AIModel, on_delete=models.PROTECT, related_name="fallback_for"
     )
-    last_exercised_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     layer = "model"
-
-    class Meta:
-        ordering = ["pk"]
-
-    def __str__(self):
-        return self.path
 
     def clean(self):
         if self.model_id and self.model_id == self.fallback_model_id:
@@ -73,10 +76,6 @@ class ModelSwitch(models.Model):
     @property
     def key(self) -> str:
         return self.model.model_id
-
-    @property
-    def path(self) -> str:
-        return f"model:{self.model.model_id}"
 
     @property
     def engaged(self) -> bool:
@@ -90,31 +89,20 @@ class ModelSwitch(models.Model):
         return self.fallback_model.model_id
 
 
-class TenantSwitch(models.Model):
+class TenantSwitch(KillSwitch):
     tenant = models.OneToOneField(Tenant, on_delete=models.PROTECT, related_name="kill_switch")
     ai_disabled = models.BooleanField(default=False)
     reason = models.CharField(max_length=500, blank=True)
     expires = models.DateField(null=True, blank=True)
     # Set when the 7-day expiry warning went out, so it goes out once.
     warned_at = models.DateTimeField(null=True, blank=True)
-    last_exercised_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     layer = "tenant"
 
-    class Meta:
-        ordering = ["pk"]
-
-    def __str__(self):
-        return self.path
-
     @property
     def key(self) -> str:
         return self.tenant.tenant_id
-
-    @property
-    def path(self) -> str:
-        return f"tenant:{self.tenant.tenant_id}"
 
     @property
     def engaged(self) -> bool:
