@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 
@@ -106,3 +107,37 @@ def reset_celery_connections():
     kombu.pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
+
+
+@contextlib.contextmanager
+def celery_test_broker(folder, queue: str):
+    """Point the Celery app at the configured broker for a real worker test: Redis when
+    REDIS_URL is set, else the filesystem:// transport in `folder`; tasks go to `queue` alone,
+    so a worker of this test never takes (or leaves) another test's messages."""
+    from django.conf import settings
+
+    from changemgmt.celery import app
+
+    keys = ("broker_url", "broker_transport_options", "task_default_queue")
+    saved = {key: app.conf.get(key) for key in keys}
+    if settings.REDIS_URL:
+        app.conf.broker_url = settings.REDIS_URL
+    else:
+        for name in ("queue", "processed", "control"):
+            (folder / name).mkdir(exist_ok=True)
+        app.conf.broker_url = "filesystem://"
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+        }
+    app.conf.task_default_queue = queue
+    reset_celery_connections()
+    try:
+        yield app
+    finally:
+        for key, value in saved.items():
+            app.conf[key] = value
+        reset_celery_connections()

@@ -10,40 +10,19 @@ from datetime import timedelta
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
-from django.conf import settings
 
 from changemgmt import clock
 from changemgmt.celery import app
 from changemgmt.killswitches import tasks
 from changemgmt.killswitches.models import TenantSwitch
-from tests.conftest import reset_celery_connections
+from tests.conftest import celery_test_broker
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
-
-
-def _drop_broker_connections():
-    reset_celery_connections()
 
 
 @pytest.fixture
 def worker(tmp_path):
     queue = f"killswitches-test-{uuid.uuid4().hex[:10]}"
-    keys = ("broker_url", "broker_transport_options", "task_default_queue")
-    saved = {key: app.conf.get(key) for key in keys}
-    if settings.REDIS_URL:
-        app.conf.broker_url = settings.REDIS_URL
-    else:
-        for folder in ("queue", "processed"):
-            (tmp_path / folder).mkdir()
-        app.conf.broker_url = "filesystem://"
-        app.conf.broker_transport_options = {
-            "data_folder_in": str(tmp_path / "queue"),
-            "data_folder_out": str(tmp_path / "queue"),
-            "processed_folder": str(tmp_path / "processed"),
-            "store_processed": False,
-        }
-    app.conf.task_default_queue = queue
-    _drop_broker_connections()
     finished = []
     done = threading.Condition()
 
@@ -64,15 +43,15 @@ def worker(tmp_path):
 
     task_postrun.connect(on_postrun, weak=False)
     try:
-        with start_worker(
-            app, perform_ping_check=False, pool="solo", queues=[queue], loglevel="WARNING"
+        with (
+            celery_test_broker(tmp_path, queue),
+            start_worker(
+                app, perform_ping_check=False, pool="solo", queues=[queue], loglevel="WARNING"
+            ),
         ):
             yield queue, wait_for_one
     finally:
         task_postrun.disconnect(on_postrun)
-        for key, value in saved.items():
-            app.conf[key] = value
-        _drop_broker_connections()
 
 
 def test_it_lifts_an_expired_tenant_switch_through_a_worker(tenant_switch, worker):

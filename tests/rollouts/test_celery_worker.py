@@ -11,18 +11,13 @@ import uuid
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
-from django.conf import settings
 
 from changemgmt.celery import app
 from changemgmt.rollouts import tasks
-from tests.conftest import reset_celery_connections
+from tests.conftest import celery_test_broker
 from tests.rollouts.conftest import feed, ny, stage_percent
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
-
-
-def _drop_broker_connections():
-    reset_celery_connections()
 
 
 @pytest.fixture(scope="module")
@@ -30,24 +25,6 @@ def running_worker(tmp_path_factory):
     """One worker for the module (starting and stopping one takes seconds)."""
     tmp_path = tmp_path_factory.mktemp("broker")
     queue = f"rollouts-test-{uuid.uuid4().hex[:10]}"
-    saved = {
-        key: app.conf.get(key)
-        for key in ("broker_url", "broker_transport_options", "task_default_queue")
-    }
-    if settings.REDIS_URL:
-        app.conf.broker_url = settings.REDIS_URL
-    else:
-        for folder in ("queue", "processed"):
-            (tmp_path / folder).mkdir()
-        app.conf.broker_url = "filesystem://"
-        app.conf.broker_transport_options = {
-            "data_folder_in": str(tmp_path / "queue"),
-            "data_folder_out": str(tmp_path / "queue"),
-            "processed_folder": str(tmp_path / "processed"),
-            "store_processed": False,
-        }
-    app.conf.task_default_queue = queue
-    _drop_broker_connections()
 
     finished = []
     done = threading.Condition()
@@ -69,15 +46,15 @@ def running_worker(tmp_path_factory):
 
     task_postrun.connect(on_postrun, weak=False)
     try:
-        with start_worker(
-            app, perform_ping_check=False, pool="solo", queues=[queue], loglevel="WARNING"
+        with (
+            celery_test_broker(tmp_path, queue),
+            start_worker(
+                app, perform_ping_check=False, pool="solo", queues=[queue], loglevel="WARNING"
+            ),
         ):
             yield queue, finished, wait_for
     finally:
         task_postrun.disconnect(on_postrun)
-        for key, value in saved.items():
-            app.conf[key] = value
-        _drop_broker_connections()
 
 
 @pytest.fixture
