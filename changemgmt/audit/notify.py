@@ -78,9 +78,11 @@ def queue_webhook(notification_id: int) -> bool:
 
     try:
         post_webhook.delay(notification_id)
-    except Exception:  # broker down: log it, never break the caller
+    except Exception as exc:  # broker down: log it, never break the caller
         logger.warning(
-            "webhook of notification %s not queued; the outbox sweep will retry", notification_id
+            "webhook of notification %s not queued (%s); the outbox sweep will retry",
+            notification_id,
+            exc,
         )
         return False
     _mark(notification_id, webhook_queued_at=clock.now(), reason="webhook queued")

@@ -16,8 +16,9 @@ from django.test import Client
 from django.urls import Resolver404, resolve
 from rest_framework.authtoken.models import Token
 
-from changemgmt.audit.models import Notification
+from changemgmt.audit.models import Notification, NotificationStatus
 from changemgmt.celery import app as celery_app
+from tests.conftest import reset_celery_connections
 
 pytestmark = pytest.mark.drill
 
@@ -30,21 +31,14 @@ def celery_broker(url):
     """Point the Celery app (configured once from settings) at `url` for the block."""
     conf = celery_app.conf
     saved = conf.broker_url, conf.broker_transport_options
-
-    def reset_pools():
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
     conf.broker_url = url
     conf.broker_transport_options = {"visibility_timeout": 3600}
-    reset_pools()
+    reset_celery_connections()
     try:
         yield
     finally:
         conf.broker_url, conf.broker_transport_options = saved
-        reset_pools()
+        reset_celery_connections()
 
 
 @pytest.fixture
@@ -58,8 +52,8 @@ def drill_world(settings, throwaway_redis, webhook_receiver, fast_passwords, tra
         }
     }
     settings.NOTIFY_WEBHOOK_URL = webhook_receiver.url
-    call_command("seed_demo", password="drill-password-0", stdout=open("/dev/null", "w"))  # noqa: SIM115
     with celery_broker(throwaway_redis.url):
+        call_command("seed_demo", password="drill-password-0", stdout=open("/dev/null", "w"))  # noqa: SIM115
         yield throwaway_redis, webhook_receiver
 
 
@@ -93,6 +87,15 @@ def flip(engaged, reason):
         {"engaged": engaged, "reason": reason},
         content_type="application/json",
     )
+
+
+def sent(notification) -> bool:
+    notification.refresh_from_db()
+    return notification.webhook_status == NotificationStatus.SENT
+
+
+def delivered_ids(webhook) -> set[int]:
+    return {body.get("id") for body in list(webhook.received)}
 
 
 def policy_shows_support_assistant_engaged(client):
@@ -158,8 +161,10 @@ def test_it_runs_work_queued_during_the_outage_once_redis_is_back(
     with start_worker(
         celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
     ):
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not webhook.received:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not sent(notification):
             time.sleep(0.2)
-    delivered = [body for body in webhook.received if body.get("id") == notification.pk]
-    assert delivered, f"not delivered; notification is {notification.webhook_status}"
+    assert notification.pk in delivered_ids(webhook), (
+        f"not delivered; webhook is {notification.webhook_status}; got {delivered_ids(webhook)}"
+    )
+    assert notification.webhook_status == NotificationStatus.SENT
