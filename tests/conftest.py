@@ -96,17 +96,20 @@ def pytest_runtest_setup(item):
 
 
 def reset_celery_connections():
-    """Forget every pooled broker connection before pointing Celery at another broker.
+    """Forget every pooled broker connection and every queue selection before pointing Celery at
+    another broker.
 
     kombu keeps connection and producer pools in global registries keyed by broker URL; a pool
-    closed by one test (a drill that kills its Redis) would otherwise be handed to the next."""
+    closed by one test (a drill that kills its Redis) would otherwise be handed to the next. The
+    app's AMQP object caches its queues, and a worker started with `queues=[...]` narrows them for
+    good: the next test's worker would consume only the last test's queue."""
     import kombu.pools
 
     from changemgmt.celery import app
 
     kombu.pools.reset()
     app._pool = None
-    app.amqp._producer_pool = None
+    app.__dict__.pop("amqp", None)
 
 
 @contextlib.contextmanager
