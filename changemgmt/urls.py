@@ -4,10 +4,19 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from changemgmt.killswitches import gateway_views
 from changemgmt.web import views as web_views
 from changemgmt.windows import feeds as windows_feeds
 
 urlpatterns = [
+    # The gateways' polls come first: Django tries the patterns in order, and every gateway polls
+    # these every few seconds. Resolved after the console's includes, they cost more than the view.
+    path("api/v1/gateway-policy", gateway_views.policy_json, name="gateway-policy-json"),
+    path(
+        "gateway-policies/kill-switches.yaml",
+        gateway_views.policy_yaml,
+        name="gateway-policy-yaml",
+    ),
     path("", web_views.dashboard, name="dashboard"),
     path("doctrine/emergency/", web_views.emergency_doctrine, name="emergency-doctrine"),
     path(

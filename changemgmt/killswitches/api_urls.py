@@ -1,9 +1,8 @@
 from django.urls import path
 
-from . import api, gateway_views
+from . import api
 
 urlpatterns = [
-    path("gateway-policy", gateway_views.policy_json, name="gateway-policy-json"),
     path("gateway-policy/ack", api.AckView.as_view(), name="gateway-policy-ack"),
     path(
         "kill-switches/<str:layer>/<str:key>/flip/",

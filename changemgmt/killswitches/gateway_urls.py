@@ -1,10 +1,9 @@
-"""Mounted at /gateway-policies/ by changemgmt/urls.py."""
+"""Mounted at /gateway-policies/ by changemgmt/urls.py (which matches the polled documents first)."""
 
 from django.urls import path
 
 from . import gateway_views
 
 urlpatterns = [
-    path("kill-switches.yaml", gateway_views.policy_yaml, name="gateway-policy-yaml"),
     path("public-key", gateway_views.public_key, name="gateway-policy-public-key"),
 ]
