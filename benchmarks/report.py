@@ -51,7 +51,8 @@ def rows(results):
             prop.get("why") or prop.get("error")
             if prop.get("available") is False or "error" in prop
             else f"median {_fmt(prop['median_ms'])} ms, p95 {_fmt(prop['p95_ms'])} ms, "
-            f"max {_fmt(prop['max_ms'])} ms ({prop['seen']}/{prop['flips']} seen)"
+            f"max {_fmt(prop['max_ms'])} ms ({prop['seen']}/{prop['flips']} seen, "
+            f"at most {prop.get('polls_max')} poll(s) after the flip)"
         )
         out.append(
             ("kill-switch propagation", "flip -> policy", value, "<= 100 ms", _verdict(prop))

@@ -237,6 +237,8 @@ def propagation(ctx: Context) -> dict:
         ),
         "max_ms": _round(max(times_ms) if times_ms else None),
         "polls_median": median(polls),
+        # 1: every flip showed in the first poll after the flip's response, in whichever worker
+        "polls_max": max(polls) if polls else None,
         "failures": failures,
         "target": "every flip visible <= 100 ms after the flip response",
     }

@@ -1,8 +1,9 @@
-"""The gateway poll's fast path: one Redis round trip when Redis is the cache.
+"""The gateway poll's fast path: no round trip at all when Redis is the cache and the poll is warm.
 
-Two keys are read with one MGET: the current policy version ("<version>:<token>"), and the
-caller's roles keyed by a hash of the API token. On a miss, the database answers (one query for
-both) and the keys are filled.
+Two keys are read together: the current policy version ("<version>:<token>"), and the caller's
+roles keyed by a hash of the API token. They are read through this process's mirror (mirror.py),
+which answers from memory until Redis's invalidation push says a key changed, and otherwise with
+one MGET. On a miss, the database answers (one query for both) and the keys are filled.
 
 The version key only ever moves forward: it is written with a set-if-greater script, after the
 commit that bumped it (and by readers filling a miss), so a late writer can never put an older
@@ -14,15 +15,18 @@ Without Redis (the embedded default) there is no fast path: the database is read
 
 import hashlib
 import logging
+from dataclasses import dataclass
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.signals import setting_changed
 from django.db.models import Subquery
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from redis.exceptions import RedisError
 from rest_framework.authtoken.models import Token
 
+from .mirror import Mirror
 from .models import PolicyVersion
 
 log = logging.getLogger(__name__)
@@ -42,47 +46,78 @@ return 1
 """
 
 
-# One client per Redis location and process: Django's cache builds a new redis.Redis (and its
-# response-callback table) on every call, which was most of a warm poll's cost. The client is
-# thread-safe and its connection pool reconnects after a Redis restart.
+@dataclass(frozen=True)
+class _Hot:
+    """What a poll needs of the Redis cache, worked out once per cache backend."""
+
+    client: object
+    mirror: Mirror
+    version_key: str
+    token_prefix: str
+
+    def token_key(self, key: str) -> str:
+        return self.token_prefix + hashlib.sha256(key.encode()).hexdigest()
+
+
+# One client and one mirror per Redis location and process: Django's cache builds a new
+# redis.Redis (and its response-callback table) on every call, which was most of a warm poll's
+# cost. The client is thread-safe and its connection pool reconnects after a Redis restart.
 _clients: dict[str, object] = {}
+_mirrors: dict[tuple[str, str], Mirror] = {}
+_UNSET = object()
+_current = _UNSET  # this process's _Hot (None: the cache is not Redis), until CACHES changes
 
 
-def _redis():
-    """(cache backend, raw client) when the default cache is Redis, else (None, None)."""
+def _hot() -> _Hot | None:
+    """The fast path's parts when the default cache is Redis, else None."""
+    global _current
+    hot = _current
+    if hot is _UNSET:
+        hot = _build()
+        if hot is not _UNSET:
+            _current = hot
+    return None if hot is _UNSET else hot
+
+
+def _build():
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
-        return None, None
+        return None
     location = backend._cache._servers[0]
     client = _clients.get(location)
     if client is None:
         try:
             client = _clients.setdefault(location, backend._cache.get_client(write=True))
         except RedisError:
-            return None, None
-    return backend, client
+            return _UNSET  # try again on the next call
+    prefix = backend.make_and_validate_key("killswitches:")
+    mirror = _mirrors.get((location, prefix))
+    if mirror is None:
+        mirror = _mirrors.setdefault((location, prefix), Mirror(client, prefix))
+    return _Hot(
+        client=client,
+        mirror=mirror,
+        version_key=backend.make_and_validate_key(VERSION_KEY),
+        token_prefix=backend.make_and_validate_key("killswitches:token:"),
+    )
 
 
-def _token_key(backend, key: str) -> str:
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return backend.make_and_validate_key(f"killswitches:token:{digest}")
+@receiver(setting_changed, dispatch_uid="killswitches.hotpath.caches_changed")
+def _caches_changed(setting, **kwargs):
+    global _current
+    if setting == "CACHES":
+        _current = _UNSET
 
 
 def publish(at: tuple[int, str]) -> None:
-    backend, client = _redis()
-    if client is None:
+    hot = _hot()
+    if hot is None:
         return
     try:
-        client.eval(
-            _SET_IF_GREATER,
-            1,
-            backend.make_and_validate_key(VERSION_KEY),
-            at[0],
-            f"{at[0]}:{at[1]}",
-            VERSION_TTL,
-        )
+        hot.client.eval(_SET_IF_GREATER, 1, hot.version_key, at[0], f"{at[0]}:{at[1]}", VERSION_TTL)
     except (RedisError, OSError) as exc:
         log.warning("policy version not published to Redis: %s", exc)
+    hot.mirror.forget(hot.version_key)
 
 
 def publish_current() -> None:
@@ -110,14 +145,12 @@ def _from_database(key: str):
 
 def token_caller(key: str):
     """(roles, (version, token)) for an API token, or (None, None) for an unknown one."""
-    backend, client = _redis()
-    if client is None:
+    hot = _hot()
+    if hot is None:
         return _from_database(key)
-    token_key = _token_key(backend, key)
+    token_key = hot.token_key(key)
     try:
-        cached_version, cached_roles = client.mget(
-            backend.make_and_validate_key(VERSION_KEY), token_key
-        )
+        cached_version, cached_roles = hot.mirror.mget([hot.version_key, token_key])
     except (RedisError, OSError):
         return _from_database(key)
     if cached_version is not None and cached_roles is not None:
@@ -128,7 +161,7 @@ def token_caller(key: str):
     if mine is None:
         return None, None
     try:
-        client.set(token_key, ",".join(sorted(mine)), ex=TOKEN_TTL)
+        hot.client.set(token_key, ",".join(sorted(mine)), ex=TOKEN_TTL)
     except (RedisError, OSError):
         pass
     if cached_version is None and at[1]:
@@ -138,9 +171,11 @@ def token_caller(key: str):
 
 @receiver(post_delete, sender=Token, dispatch_uid="killswitches.hotpath.forget_token")
 def forget_token(sender, instance, **kwargs):
-    backend, client = _redis()
-    if client is not None:
+    hot = _hot()
+    if hot is not None:
+        token_key = hot.token_key(instance.key)
         try:
-            client.delete(_token_key(backend, instance.key))
+            hot.client.delete(token_key)
         except (RedisError, OSError):
             pass
+        hot.mirror.forget(token_key)
