@@ -8,7 +8,8 @@ one MGET. On a miss, the database answers (one query for both) and the keys are 
 The version key only ever moves forward: it is written with a set-if-greater script, after the
 commit that bumped it (and by readers filling a miss), so a late writer can never put an older
 version back. Its TTL is a safety net for a writer that died between commit and publish. A
-token's roles are kept for TOKEN_TTL seconds; deleting a token drops its key at once.
+token's roles are kept for TOKEN_TTL seconds at most: deleting the token, changing its user's
+groups or deactivating the user drops the key after commit.
 
 Without Redis (the embedded default) there is no fast path: the database is read every time.
 """
@@ -17,11 +18,13 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
+from django.db import transaction
 from django.db.models import Subquery
-from django.db.models.signals import post_delete
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from redis.exceptions import RedisError
 from rest_framework.authtoken.models import Token
@@ -30,6 +33,7 @@ from .mirror import Mirror
 from .models import PolicyVersion
 
 log = logging.getLogger(__name__)
+User = get_user_model()
 
 VERSION_KEY = "killswitches:policy-version"
 VERSION_TTL = 60
@@ -169,13 +173,51 @@ def token_caller(key: str):
     return mine, at
 
 
+def _forget(token_keys) -> None:
+    """Drop the cached roles of these API tokens from Redis and this process's mirror."""
+    hot = _hot()
+    if hot is None:
+        return
+    keys = [hot.token_key(key) for key in token_keys]
+    if not keys:
+        return
+    try:
+        hot.client.delete(*keys)
+    except (RedisError, OSError) as exc:
+        log.warning("cached token roles not dropped (they expire in %ss): %s", TOKEN_TTL, exc)
+    for key in keys:
+        hot.mirror.forget(key)
+
+
+def _forget_users(user_ids) -> None:
+    """After commit (so no poll refills the cache from the old rows): drop the users' token roles."""
+    user_ids = set(user_ids or ())
+    if user_ids:
+        transaction.on_commit(
+            lambda: _forget(
+                Token.objects.filter(user_id__in=user_ids).values_list("key", flat=True)
+            )
+        )
+
+
 @receiver(post_delete, sender=Token, dispatch_uid="killswitches.hotpath.forget_token")
 def forget_token(sender, instance, **kwargs):
-    hot = _hot()
-    if hot is not None:
-        token_key = hot.token_key(instance.key)
-        try:
-            hot.client.delete(token_key)
-        except (RedisError, OSError):
-            pass
-        hot.mirror.forget(token_key)
+    _forget([instance.key])
+
+
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="killswitches.hotpath.groups")
+def forget_roles_on_group_change(sender, instance, action, reverse, pk_set, **kwargs):
+    """A gateway token's roles follow its user's groups at once, not after TOKEN_TTL."""
+    if not reverse and action in ("post_add", "post_remove", "post_clear"):
+        _forget_users([instance.pk])
+    elif reverse and action in ("post_add", "post_remove"):
+        _forget_users(pk_set)
+    elif reverse and action == "pre_clear":  # a group emptied: its members, before they go
+        _forget_users(instance.user_set.values_list("pk", flat=True))
+
+
+@receiver(post_save, sender=User, dispatch_uid="killswitches.hotpath.user_saved")
+def forget_roles_on_user_change(sender, instance, created, update_fields, **kwargs):
+    """A deactivated user's token stops working at once (a login's last_login update is skipped)."""
+    if not created and update_fields != frozenset({"last_login"}):
+        _forget_users([instance.pk])

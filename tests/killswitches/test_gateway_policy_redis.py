@@ -74,3 +74,51 @@ def test_it_forgets_a_deleted_token_at_once(redis_cache, client, gateway_token, 
     assert get(client, gateway_token).status_code == 200
     Token.objects.filter(key=gateway_token).get().delete()
     assert get(client, gateway_token).status_code == 401
+
+
+def test_it_drops_a_gateway_role_at_once_when_the_user_leaves_the_group(
+    redis_cache, client, gateway_token, switches, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Group
+    from rest_framework.authtoken.models import Token
+
+    policy.policy_bump("x")
+    assert get(client, gateway_token).status_code == 200  # roles now cached
+    user = Token.objects.get(key=gateway_token).user
+    with django_capture_on_commit_callbacks(execute=True):
+        user.groups.remove(Group.objects.get(name="gateway"))
+    response = get(client, gateway_token)
+    assert response.status_code == 403, response.content
+    with django_capture_on_commit_callbacks(execute=True):
+        Group.objects.get(name="gateway").user_set.add(user)
+    assert get(client, gateway_token).status_code == 200
+
+
+def test_it_refuses_a_deactivated_users_token_at_once(
+    redis_cache, client, gateway_token, switches, django_capture_on_commit_callbacks
+):
+    from rest_framework.authtoken.models import Token
+
+    policy.policy_bump("x")
+    assert get(client, gateway_token).status_code == 200
+    user = Token.objects.get(key=gateway_token).user
+    with django_capture_on_commit_callbacks(execute=True):
+        user.is_active = False
+        user.save()
+    assert get(client, gateway_token).status_code == 401
+
+
+def test_it_keeps_the_cached_roles_when_a_login_only_stamps_last_login(
+    redis_cache, client, gateway_token, switches, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import update_last_login
+    from rest_framework.authtoken.models import Token
+
+    policy.policy_bump("x")
+    assert get(client, gateway_token).status_code == 200
+    hot = hotpath._hot()
+    token_key = hot.token_key(gateway_token)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        update_last_login(None, Token.objects.get(key=gateway_token).user)
+    assert callbacks == []
+    assert hot.client.get(token_key) is not None
