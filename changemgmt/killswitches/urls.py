@@ -12,4 +12,6 @@ urlpatterns = [
     path("game-days/<int:pk>/exercises/", views.exercise_start, name="exercise-start"),
     path("exercises/<int:pk>/verify/", views.exercise_verify, name="exercise-verify"),
     path("exercises/<int:pk>/restore/", views.exercise_restore, name="exercise-restore"),
+    # Last: two free segments would shadow "game-days/<pk>/" above.
+    path("<str:layer>/<str:key>/", views.switch, name="switch"),
 ]

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from changemgmt import clock, roles
 
@@ -41,23 +41,28 @@ def owner_label(switch) -> str:
     return "support engineering"
 
 
+def switch_row(user, switch, *, now=None) -> dict:
+    """What the console shows of one switch."""
+    return {
+        "switch": switch,
+        "layer": switch.layer,
+        "key": switch.key,
+        "engaged": switch.engaged,
+        "fallback": switch.fallback_label,
+        "owner": owner_label(switch),
+        "last_exercised": switch.last_exercised_at,
+        "freshness": freshness_of(switch.last_exercised_at, now=now or clock.now()),
+        "may_flip": services.may_flip(user, switch),
+    }
+
+
 def switch_rows(user, *, state="", fresh="", query="") -> dict[str, list[dict]]:
     now = clock.now()
     tables = {}
     for layer in LAYERS:
         rows = []
         for switch in services.switch_queryset(layer).order_by("pk"):
-            row = {
-                "switch": switch,
-                "layer": layer,
-                "key": switch.key,
-                "engaged": switch.engaged,
-                "fallback": switch.fallback_label,
-                "owner": owner_label(switch),
-                "last_exercised": switch.last_exercised_at,
-                "freshness": freshness_of(switch.last_exercised_at, now=now),
-                "may_flip": services.may_flip(user, switch),
-            }
+            row = switch_row(user, switch, now=now)
             if state and (state == "engaged") != row["engaged"]:
                 continue
             if fresh and row["freshness"] != fresh:
@@ -88,18 +93,27 @@ def console(request):
     )
 
 
-@require_http_methods(["GET", "POST"])
-def flip(request, layer, key):
-    _require_reader(request)
+def _switch_or_404(layer, key):
     if layer not in LAYERS:
         raise Http404("Unknown layer")
     switch = services.find_switch(f"{layer}:{key}")
     if switch is None:
         raise Http404("No such kill switch")
+    return switch
+
+
+@require_http_methods(["GET", "POST"])
+def flip(request, layer, key):
+    """The confirm page (blast radius, reason), or with htmx the same form inline in the console
+    row; the row then comes back flipped, with the new policy version."""
+    _require_reader(request)
+    switch = _switch_or_404(layer, key)
     if not services.may_flip(request.user, switch):
         raise PermissionDenied(services.flip_permission_reason(switch))
     engage = not switch.engaged
-    form = FlipForm(request.POST or None)
+    inline = bool(request.htmx)
+    auto_id = f"flip-{switch.path}-%s" if inline else "id_%s"
+    form = FlipForm(request.POST or None, auto_id=auto_id)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -116,17 +130,41 @@ def flip(request, layer, key):
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
+                if inline:
+                    switch = services.find_switch(switch.path)
+                    return _render_switch(request, switch, done=result.message)
                 messages.success(request, result.message)
                 return redirect("killswitches:console")
         status = 400
+    context = {
+        "switch": switch,
+        "engage": engage,
+        "blast_radius": services.blast_radius(switch) if engage else "",
+        "form": form,
+    }
+    if inline:
+        return _render_switch(request, switch, status=status, **context)
+    return render(request, "killswitches/flip_confirm.html", context, status=status)
+
+
+@require_safe
+def switch(request, layer, key):
+    """One switch's console row (what the inline form's Cancel puts back)."""
+    _require_reader(request)
+    return _render_switch(request, _switch_or_404(layer, key))
+
+
+def _render_switch(request, shown, *, status=200, done="", **context):
     return render(
         request,
-        "killswitches/flip_confirm.html",
+        "killswitches/_switch.html",
         {
-            "switch": switch,
-            "engage": engage,
-            "blast_radius": services.blast_radius(switch) if engage else "",
-            "form": form,
+            "switch": shown,
+            "row": switch_row(request.user, shown),
+            "layer": shown.layer,
+            "done": done,
+            "version": services.current_version() if done else None,
+            **context,
         },
         status=status,
     )

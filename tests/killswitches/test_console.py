@@ -106,3 +106,72 @@ def dashboard_html(user):
     return render_to_string(
         "killswitches/_dashboard_panel.html", {"panel": dashboard_panel(request)}, request=request
     )
+
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+FLIP = "/kill-switches/feature/policy-search-v1/flip/"
+
+
+def test_it_opens_the_flip_form_inline_in_the_row_with_htmx(client, feature_switch, feature_owner):
+    client.force_login(feature_owner)
+    response = client.get(FLIP, **HTMX)
+    assert response.status_code == 200
+    fragment = response.content.decode()
+    assert fragment.lstrip().startswith('<tbody id="switch-feature:policy-search-v1">')
+    assert "<html" not in fragment
+    assert "turns AI off for 4,000,000 users of policy-search-v1" in fragment
+    assert f'hx-post="{FLIP}"' in fragment
+    assert 'hx-get="/kill-switches/feature/policy-search-v1/"' in fragment  # Cancel
+
+
+def test_it_flips_inline_and_returns_the_flipped_row_and_the_new_version(
+    client, feature_switch, feature_owner
+):
+    client.force_login(feature_owner)
+    response = client.post(FLIP, {"reason": "INC-78"}, **HTMX)
+    assert response.status_code == 200
+    fragment = response.content.decode()
+    assert "engaged — AI off" in fragment
+    assert "flip-done" in fragment
+    assert (
+        f'<strong id="policy-version" hx-swap-oob="true">v{policy.current_version()}</strong>'
+        in (fragment)
+    )
+    feature_switch.refresh_from_db()
+    assert not feature_switch.enabled
+    assert feature_switch.history.first().history_change_reason == "engaged: INC-78"
+
+
+def test_it_answers_400_with_the_inline_form_and_its_error_and_flips_nothing(
+    client, feature_switch, platform_team
+):
+    client.force_login(platform_team)
+    response = client.post(FLIP, {"reason": "  "}, **HTMX)
+    assert response.status_code == 400
+    fragment = response.content.decode()
+    assert "This field is required" in fragment
+    assert fragment.lstrip().startswith("<tbody")
+    feature_switch.refresh_from_db()
+    assert feature_switch.enabled
+    assert policy.current_version() == 0
+
+
+def test_it_puts_the_row_back_on_cancel(client, feature_switch, auditor, feature_owner):
+    client.force_login(feature_owner)
+    fragment = client.get("/kill-switches/feature/policy-search-v1/").content.decode()
+    assert fragment.lstrip().startswith('<tbody id="switch-feature:policy-search-v1">')
+    assert "flip-inline" not in fragment
+    assert f'hx-get="{FLIP}"' in fragment
+    client.force_login(auditor)
+    fragment = client.get("/kill-switches/feature/policy-search-v1/").content.decode()
+    assert "read-only" in fragment
+    assert client.get("/kill-switches/feature/nope/").status_code == 404
+
+
+def test_it_refuses_the_inline_flip_to_a_non_owner(client, model_switch, auditor):
+    client.force_login(auditor)
+    url = "/kill-switches/model/openai.gpt-4o-2024-11/flip/"
+    assert client.get(url, **HTMX).status_code == 403
+    assert client.post(url, {"reason": "x"}, **HTMX).status_code == 403
+    model_switch.refresh_from_db()
+    assert not model_switch.disabled
