@@ -274,7 +274,7 @@ class ChangeTicket(ConcurrentTransitionMixin, models.Model):
 
     @transition(
         field=state,
-        source=State.APPROVED,
+        source=[State.APPROVED, State.SCHEDULED],  # from scheduled: move the slot
         target=State.SCHEDULED,
         conditions=[guard(rules.planned_start_is_set), ExtensionGuards("schedule")],
         permission=rules.may_release,

@@ -116,7 +116,14 @@ def transition_refusals(ticket, name: str, user) -> list[tuple[str, str]]:
 
 # Guards on what the caller types in with the transition (a reason, a planned start, review
 # notes), not on the ticket: they cannot refuse before the input is given.
-INPUT_GUARDS = {"reason_is_given", "planned_start_is_set", "review_notes_are_written"}
+# The window rule on schedule judges the planned start given with it: a scheduled ticket whose
+# booked slot has passed may still be booked again.
+INPUT_GUARDS = {
+    "reason_is_given",
+    "planned_start_is_set",
+    "planned_start_is_in_an_open_window",
+    "review_notes_are_written",
+}
 
 
 def available_transitions(ticket, user) -> list[str]:
@@ -158,6 +165,8 @@ def ticket_transition(
     if name == "promote" and final is None:
         final = any(check(ticket) for check in _final_stage_checks)
     model_fields = {f.name for f in ChangeTicket._meta.concrete_fields}
+    if "planned_start" in params and "slot_ends_at" not in params:
+        params["slot_ends_at"] = None  # a new start ends a slot booked before (rebooking)
     for field, value in params.items():
         if field in NOT_TRANSITION_INPUTS or field not in model_fields:
             raise TypeError(f"{field!r} is not an input of a ticket transition.")

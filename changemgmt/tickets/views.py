@@ -233,7 +233,9 @@ def _actions(ticket, user):
         actions.append(
             {
                 "name": name,
-                "label": TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize()),
+                "label": "Move the slot"
+                if name == "schedule" and ticket.state == "scheduled"
+                else TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize()),
                 "reasons": reasons,
                 "needs_reason": name in services.REASON_REQUIRED,
                 "danger": name in DANGER,

@@ -66,7 +66,7 @@ def ticket_panel(request, ticket):
         "freezes_now": [_freeze(f, active) for f in policy.freezes_covering(ticket, now)],
         "schedule_url": reverse("windows:schedule", args=[ticket.change_id]),
     }
-    if ticket.state == "approved":
+    if ticket.state in ("approved", "scheduled"):  # scheduled: the slot may be moved
         panel["can_schedule"] = rules.may_release(ticket, request.user)
         if panel["can_schedule"]:
             panel["slots"] = [

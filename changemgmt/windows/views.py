@@ -102,7 +102,8 @@ def _back(request, ticket):
 
 @require_POST
 def schedule(request, change_id):
-    """Book a slot for an approved ticket (the picker's buttons and its free input)."""
+    """Book a slot for an approved ticket, or move a scheduled one's (the picker's buttons and its
+    free input)."""
     ticket = get_object_or_404(ChangeTicket.objects.select_related("feature"), change_id=change_id)
     if not rules.may_release(ticket, request.user):
         raise PermissionDenied(rules.PERMISSION_REASONS["schedule"])
