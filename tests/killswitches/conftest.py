@@ -1,3 +1,6 @@
+import os
+import uuid
+
 import pytest
 from rest_framework.authtoken.models import Token
 
@@ -51,3 +54,17 @@ def switches(feature_switch, model_switch, tenant_switch):
 @pytest.fixture
 def gateway_token(gateway):
     return Token.objects.create(user=gateway).key
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The default cache on the REDIS_URL server, under a prefix of this test's own."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-ks-{uuid.uuid4().hex}",
+        }
+    }
+    # No cache.clear() afterwards: that flushes the whole Redis DB (the Celery broker too). The
+    # keys carry this test's prefix and expire within a minute.

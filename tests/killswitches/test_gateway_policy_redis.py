@@ -1,7 +1,6 @@
 """The Redis fast path of the gateway poll (runs when REDIS_URL is set, as in CI)."""
 
 import os
-import uuid
 
 import pytest
 
@@ -14,19 +13,6 @@ pytestmark = [
 ]
 
 YAML_URL = "/gateway-policies/kill-switches.yaml"
-
-
-@pytest.fixture
-def redis_cache(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": f"test-ks-{uuid.uuid4().hex}",
-        }
-    }
-    # No cache.clear() afterwards: that flushes the whole Redis DB (the Celery broker too). The
-    # keys carry this test's prefix and expire within a minute.
 
 
 def get(client, token, **headers):

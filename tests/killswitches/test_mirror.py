@@ -138,17 +138,6 @@ def test_it_rereads_an_entry_older_than_max_age(reader, writer, prefix, monkeypa
     assert CountingRedis.mgets == 2
 
 
-@pytest.fixture
-def redis_cache(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": f"test-mirror-{uuid.uuid4().hex}",
-        }
-    }
-
-
 @pytest.mark.django_db
 def test_a_gateway_poll_sees_a_version_published_by_another_process(
     redis_cache, gateway_token, switches
