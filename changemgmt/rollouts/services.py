@@ -36,7 +36,13 @@ from .plans import default_plan, plan_problems
 
 log = logging.getLogger(__name__)
 
-PLAN_EDITABLE_STATES = {State.DRAFT, State.SUBMITTED}
+# Like the ticket's fields, the plan the CAB reviews is frozen once submitted: the author withdraws
+# the ticket to change it, and the CAB votes again in a new round.
+PLAN_EDITABLE_STATES = {State.DRAFT}
+PLAN_FROZEN = (
+    "The ramp plan is frozen once the ticket is submitted: withdraw it to change the plan (the CAB "
+    "then votes again); after approval a change needs a new ticket."
+)
 
 
 # ----- plan -----
@@ -77,13 +83,13 @@ def _lock_ticket(ticket) -> ChangeTicket:
 def ramp_plan_update(
     ticket, *, acting_user, plan: list[dict], guards: list[dict] | None = None, reason=""
 ) -> ChangeTicket:
-    """Replace the plan (and optionally the guards) before approval. ValidationError otherwise."""
+    """Replace the plan (and optionally the guards) of a draft. ValidationError otherwise."""
     ticket = _lock_ticket(ticket)
     if ticket.author_id != acting_user.pk:
         raise PermissionDenied("Only the ticket's author may edit its ramp plan.")
     if ticket.state not in PLAN_EDITABLE_STATES:
         raise ValidationError(
-            {"plan": "The ramp plan is frozen after approval: a change needs a new ticket."}
+            {"plan": PLAN_FROZEN}
         )
     problems = plan_problems(plan, ticket, RolloutPolicy.current().region_rings)
     if problems:

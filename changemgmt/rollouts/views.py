@@ -90,6 +90,8 @@ def plan_edit(request, change_id):
                 return _back(ticket)
         status_code = 400
     else:
+        if request.method == "POST":
+            status_code = 409  # frozen: nothing saved, the page says why
         stages = StageFormSet(
             prefix="stage",
             initial=[
@@ -111,6 +113,7 @@ def plan_edit(request, change_id):
             "stages": stages,
             "guards": guards,
             "frozen": frozen,
+            "plan_frozen_reason": services.PLAN_FROZEN,
             "plan_errors": plan_errors,
         },
         status=status_code,

@@ -267,5 +267,20 @@ def test_it_freezes_the_plan_after_approval(as_user, scheduled_ticket, author):
         f"/ramps/{scheduled_ticket.change_id}/plan/",
         plan_post([{"percent": "5", "bake_minutes": "30"}, {"percent": "100"}]),
     )
-    assert "frozen after approval" in response.content.decode()
+    assert response.status_code == 409
+    assert "after approval a change needs a new ticket" in response.content.decode()
     assert scheduled_ticket.ramp_stages.count() == 4
+
+
+def test_it_freezes_the_plan_the_cab_is_reviewing(as_user, draft, author):
+    from changemgmt.tickets.services import ticket_transition
+
+    stages_before = list(draft.ramp_stages.values_list("percent", flat=True))
+    ticket_transition(draft, "submit", acting_user=author)
+    response = as_user(author).post(
+        f"/ramps/{draft.change_id}/plan/",
+        plan_post([{"percent": "5", "bake_minutes": "30"}, {"percent": "100"}]),
+    )
+    assert response.status_code == 409
+    assert "frozen once the ticket is submitted: withdraw it" in response.content.decode()
+    assert list(draft.ramp_stages.values_list("percent", flat=True)) == stages_before
