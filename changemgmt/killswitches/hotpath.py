@@ -9,7 +9,9 @@ The version key only ever moves forward: it is written with a set-if-greater scr
 commit that bumped it (and by readers filling a miss), so a late writer can never put an older
 version back. Its TTL is a safety net for a writer that died between commit and publish. A
 token's roles are kept for TOKEN_TTL seconds at most: deleting the token, changing its user's
-groups or deactivating the user drops the key after commit.
+groups or deactivating the user drops the key after commit, and for FORGOTTEN_TTL seconds no poll
+that read the old rows may write them back. A publish that failed is retried before this process's
+next poll, and the database's version is published whenever a mirror (re)starts tracking.
 
 Without Redis (the embedded default) there is no fast path: the database is read every time.
 """
@@ -38,6 +40,9 @@ User = get_user_model()
 VERSION_KEY = "killswitches:policy-version"
 VERSION_TTL = 60
 TOKEN_TTL = 60
+# After a token's roles are dropped, a poll that read the old rows just before may not write them
+# back for this long (the read and its write are milliseconds apart).
+FORGOTTEN_TTL = 10
 
 _SET_IF_GREATER = """
 local current = redis.call('GET', KEYS[1])
@@ -46,6 +51,12 @@ if current then
   if n and n > tonumber(ARGV[1]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+_SET_UNLESS_FORGOTTEN = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1
 """
 
@@ -70,6 +81,9 @@ _clients: dict[str, object] = {}
 _mirrors: dict[tuple[str, str], Mirror] = {}
 _UNSET = object()
 _current = _UNSET  # this process's _Hot (None: the cache is not Redis), until CACHES changes
+# A publish from this process failed (Redis unreachable for a moment): Redis may still hold the
+# version before it, so this process publishes the database's version again before its next poll.
+_publish_pending = False
 
 
 def _hot() -> _Hot | None:
@@ -97,7 +111,11 @@ def _build():
     prefix = backend.make_and_validate_key("killswitches:")
     mirror = _mirrors.get((location, prefix))
     if mirror is None:
-        mirror = _mirrors.setdefault((location, prefix), Mirror(client, prefix))
+        # Whenever tracking (re)starts, Redis may have lost or kept an old version (a restart):
+        # publish the database's, which only ever moves the key forward.
+        mirror = _mirrors.setdefault(
+            (location, prefix), Mirror(client, prefix, on_open=publish_current)
+        )
     return _Hot(
         client=client,
         mirror=mirror,
@@ -111,16 +129,23 @@ def _caches_changed(setting, **kwargs):
     global _current
     if setting == "CACHES":
         _current = _UNSET
+        for mirror in _mirrors.values():
+            mirror.close()
+        _mirrors.clear()
 
 
 def publish(at: tuple[int, str]) -> None:
+    global _publish_pending
     hot = _hot()
     if hot is None:
         return
     try:
         hot.client.eval(_SET_IF_GREATER, 1, hot.version_key, at[0], f"{at[0]}:{at[1]}", VERSION_TTL)
     except (RedisError, OSError) as exc:
-        log.warning("policy version not published to Redis: %s", exc)
+        _publish_pending = True
+        log.warning("policy version not published to Redis (retried on the next poll): %s", exc)
+    else:
+        _publish_pending = False
     hot.mirror.forget(hot.version_key)
 
 
@@ -152,6 +177,8 @@ def token_caller(key: str):
     hot = _hot()
     if hot is None:
         return _from_database(key)
+    if _publish_pending:
+        publish_current()
     token_key = hot.token_key(key)
     try:
         cached_version, cached_roles = hot.mirror.mget([hot.version_key, token_key])
@@ -165,7 +192,14 @@ def token_caller(key: str):
     if mine is None:
         return None, None
     try:
-        hot.client.set(token_key, ",".join(sorted(mine)), ex=TOKEN_TTL)
+        hot.client.eval(
+            _SET_UNLESS_FORGOTTEN,
+            2,
+            token_key,
+            token_key + ":forgotten",
+            ",".join(sorted(mine)),
+            TOKEN_TTL,
+        )
     except (RedisError, OSError):
         pass
     if cached_version is None and at[1]:
@@ -182,7 +216,11 @@ def _forget(token_keys) -> None:
     if not keys:
         return
     try:
-        hot.client.delete(*keys)
+        with hot.client.pipeline() as pipe:
+            pipe.delete(*keys)
+            for key in keys:
+                pipe.set(key + ":forgotten", 1, ex=FORGOTTEN_TTL)
+            pipe.execute()
     except (RedisError, OSError) as exc:
         log.warning("cached token roles not dropped (they expire in %ss): %s", TOKEN_TTL, exc)
     for key in keys:
@@ -202,7 +240,9 @@ def _forget_users(user_ids) -> None:
 
 @receiver(post_delete, sender=Token, dispatch_uid="killswitches.hotpath.forget_token")
 def forget_token(sender, instance, **kwargs):
-    _forget([instance.key])
+    """After commit: until then another poll still finds the token in the database."""
+    key = instance.key
+    transaction.on_commit(lambda: _forget([key]))
 
 
 @receiver(m2m_changed, sender=User.groups.through, dispatch_uid="killswitches.hotpath.groups")

@@ -25,13 +25,14 @@ import select
 import threading
 import time
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "__redis__:invalidate"
 MAX_AGE = 1.0  # seconds an entry is trusted without a round trip, invalidations aside
 RETRY_AFTER = 1.0  # seconds between attempts to (re)open the tracking connection
+REFUSED_RETRY_AFTER = 300.0  # ... when the server refused tracking (Redis < 6, an ACL)
 # What the tracking connection takes from the cache's pool: where and how to connect, nothing of
 # the pool's protocol-3 extras (it speaks RESP2 and only listens).
 CONNECTION_ARGUMENTS = {
@@ -44,7 +45,6 @@ CONNECTION_ARGUMENTS = {
     "credential_provider",
     "socket_timeout",
     "socket_connect_timeout",
-    "socket_keepalive",
     "socket_keepalive_options",
     "client_name",
 }
@@ -54,10 +54,12 @@ class Mirror:
     """Keys under `prefix`, read through `client` (a redis.Redis) and kept until Redis says they
     changed. Thread-safe; one per process and Redis location (see hotpath._hot)."""
 
-    def __init__(self, client, prefix: str):
+    def __init__(self, client, prefix: str, *, on_open=None):
         self._client = client
         self._prefix = prefix
+        self._on_open = on_open  # called (no lock held) each time tracking starts
         self._lock = threading.Lock()
+        self._opening = threading.Lock()  # one thread opens; the others read Redis meanwhile
         self._conn = None
         self._poller = None  # polls the tracking socket: cheaper than redis-py's can_read
         self.client_id = None  # the tracking connection's CLIENT ID, while it is open
@@ -70,6 +72,7 @@ class Mirror:
 
     def mget(self, keys: list[str]) -> list:
         """Values of `keys` (None for a missing one), as MGET would answer. Raises RedisError."""
+        self._ensure_open()
         with self._lock:
             tracked = self._sync()
             if tracked:
@@ -95,18 +98,52 @@ class Mirror:
 
     @property
     def tracking(self) -> bool:
+        self._ensure_open()
         with self._lock:
             return self._sync()
 
-    # ----- the tracking connection (callers hold the lock) -----
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    # ----- the tracking connection -----
+
+    def _ensure_open(self) -> None:
+        """Open the tracking connection if it is due, without holding up the other threads: they
+        read Redis (or fall back) while one thread connects, however long that takes."""
+        if self._pid != os.getpid():  # forked: the parent's socket is not ours
+            with self._lock:
+                self._conn = self._poller = self.client_id = None
+                self._pid = os.getpid()
+                self._lose()
+        if self._conn is not None or time.monotonic() < self._retry_at:
+            return
+        if not self._opening.acquire(blocking=False):
+            return
+        try:
+            if self._conn is not None:  # opened by another thread meanwhile
+                return
+            opened = self._open()
+            if opened is not None:
+                with self._lock:
+                    installed = self._conn is None
+                    if installed:
+                        self._conn, self.client_id, self._poller = opened
+                        self._lose()  # nothing read before tracking began is trusted
+                if not installed:
+                    opened[0].disconnect()
+                elif self._on_open is not None:
+                    try:
+                        self._on_open()
+                    except Exception:  # a hook's failure must not fail the read
+                        log.exception("kill-switch mirror: the on-open hook failed")
+        finally:
+            self._opening.release()
 
     def _sync(self) -> bool:
-        """Apply the invalidations waiting on the socket; False when the copy cannot be trusted."""
-        if self._pid != os.getpid():  # forked: the parent's socket is not ours
-            self._conn = self._poller = self.client_id = None
-            self._pid = os.getpid()
-            self._lose()
-        if self._conn is None and not self._open():
+        """Apply the invalidations waiting on the socket; False when the copy cannot be trusted.
+        The caller holds the lock."""
+        if self._conn is None:
             return False
         try:
             # The loop below leaves redis-py's read buffer empty, so between two syncs a message
@@ -120,9 +157,8 @@ class Mirror:
             return False
         return True
 
-    def _open(self) -> bool:
-        if time.monotonic() < self._retry_at:
-            return False
+    def _open(self):
+        """(connection, client id, poller) subscribed to this prefix's invalidations, or None."""
         pool = self._client.connection_pool
         arguments = {
             name: value
@@ -131,7 +167,8 @@ class Mirror:
         }
         conn = None
         try:
-            conn = pool.connection_class(**arguments, protocol=2)
+            # Keepalive: a connection dropped without a FIN (a NAT's idle timeout) is noticed.
+            conn = pool.connection_class(**arguments, socket_keepalive=True, protocol=2)
             conn.connect()
             conn.send_command("CLIENT", "ID")
             client_id = conn.read_response()
@@ -142,18 +179,22 @@ class Mirror:
             conn.send_command("SUBSCRIBE", CHANNEL)
             conn.read_response()
         except (RedisError, OSError) as exc:
-            log.warning("kill-switch mirror has no tracking connection, reading Redis: %s", exc)
+            refused = isinstance(exc, ResponseError)  # the server said no: it will say no again
+            log.warning(
+                "kill-switch mirror has no tracking connection, reading Redis each time%s: %s",
+                " (tracking refused; next try in 5 minutes)" if refused else "",
+                exc,
+            )
             if conn is not None:
                 conn.disconnect()
-            self._retry_at = time.monotonic() + RETRY_AFTER
-            return False
-        self._conn, self.client_id = conn, client_id
+            self._retry_at = time.monotonic() + (REFUSED_RETRY_AFTER if refused else RETRY_AFTER)
+            return None
         sock = getattr(conn, "_sock", None)  # redis-py's socket; without it, can_read every time
-        self._poller = None
+        poller = None
         if sock is not None and hasattr(select, "poll"):
-            self._poller = select.poll()
-            self._poller.register(sock, select.POLLIN)
-        return True
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+        return conn, client_id, poller
 
     def _apply(self, message) -> None:
         if not (isinstance(message, list) and len(message) == 3 and message[0] == b"message"):
@@ -164,7 +205,7 @@ class Mirror:
             self._values.clear()
             return
         for key in keys:
-            self._values.pop(key.decode() if isinstance(key, bytes) else key, None)
+            self._values.pop(key.decode(errors="replace") if isinstance(key, bytes) else key, None)
 
     def _close(self) -> None:
         if self._conn is not None:

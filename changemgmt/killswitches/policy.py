@@ -74,8 +74,10 @@ def policy_bump(reason: str) -> int:
 def _after_bump():
     from .hotpath import publish_current
 
-    ensure_document()
-    publish_current()
+    try:
+        ensure_document()  # a poll renders it on demand if this fails
+    finally:
+        publish_current()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,14 @@ pytestmark = [
 YAML_URL = "/gateway-policies/kill-switches.yaml"
 
 
+def bump_and_publish():
+    """Bump the version and run what follows the commit (render, publish)."""
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        policy.policy_bump("x")
+
+
 def get(client, token, **headers):
     return client.get(YAML_URL, HTTP_AUTHORIZATION=f"Token {token}", **headers)
 
@@ -53,13 +61,57 @@ def test_it_never_moves_the_published_version_backwards(redis_cache, gateway_tok
     assert client.get(cache.make_and_validate_key(hotpath.VERSION_KEY)) == b"5:b"
 
 
-def test_it_forgets_a_deleted_token_at_once(redis_cache, client, gateway_token, switches):
+def test_it_forgets_a_deleted_token_at_once(
+    redis_cache, client, gateway_token, switches, django_capture_on_commit_callbacks
+):
     from rest_framework.authtoken.models import Token
 
     policy.policy_bump("x")
     assert get(client, gateway_token).status_code == 200
-    Token.objects.filter(key=gateway_token).get().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        Token.objects.filter(key=gateway_token).get().delete()
     assert get(client, gateway_token).status_code == 401
+
+
+def test_it_lets_no_poll_write_back_the_roles_of_a_token_just_forgotten(
+    redis_cache, gateway_token, switches, django_capture_on_commit_callbacks
+):
+    """A poll read the token's rows just before the delete committed, and writes them late."""
+    from rest_framework.authtoken.models import Token
+
+    policy.policy_bump("x")
+    hot = hotpath._hot()
+    token_key = hot.token_key(gateway_token)
+    with django_capture_on_commit_callbacks(execute=True):
+        Token.objects.filter(key=gateway_token).get().delete()
+    late = hot.client.eval(
+        hotpath._SET_UNLESS_FORGOTTEN, 2, token_key, token_key + ":forgotten", "gateway", 60
+    )
+    assert late == 0
+    assert hot.client.get(token_key) is None
+    assert hotpath.token_caller(gateway_token) == (None, None)
+
+
+def test_it_republishes_before_the_next_poll_when_a_publish_failed(
+    redis_cache, gateway_token, switches, monkeypatch
+):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    policy.policy_bump("x")
+    roles, (before, _) = hotpath.token_caller(gateway_token)
+    hot = hotpath._hot()
+    real_eval = hot.client.eval
+
+    def unreachable(script, *args):  # stands in for a network blip: Redis keeps the old version
+        if script == hotpath._SET_IF_GREATER:
+            raise RedisConnectionError("Redis unreachable for a moment")
+        return real_eval(script, *args)
+
+    monkeypatch.setattr(hot.client, "eval", unreachable)
+    bump_and_publish()
+    assert hot.client.get(hot.version_key).startswith(f"{before}:".encode())  # stale in Redis
+    monkeypatch.setattr(hot.client, "eval", real_eval)
+    assert hotpath.token_caller(gateway_token)[1][0] == before + 1
 
 
 def test_it_drops_a_gateway_role_at_once_when_the_user_leaves_the_group(

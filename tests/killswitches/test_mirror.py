@@ -78,11 +78,18 @@ def test_it_answers_a_warm_read_from_memory(reader, writer, prefix):
     assert CountingRedis.mgets == 1
 
 
-def test_it_shows_another_processs_write_at_the_next_read(reader, writer, url, prefix):
+def test_it_shows_another_processs_write_at_the_next_read(reader, writer, url, prefix, monkeypatch):
+    monkeypatch.setattr(mirror, "MAX_AGE", 3600)  # only the invalidation can drop the value
     writer.set(f"{prefix}version", "1:a")
     assert reader.mget([f"{prefix}version"]) == [b"1:a"]
-    write_from_another_process(url, "SET", f"{prefix}version", "2:b")
+    assert reader.mget([f"{prefix}version"]) == [b"1:a"]
+    calls = CountingRedis.mgets
+    # As a flip in another gunicorn worker publishes it: the set-if-greater script.
+    write_from_another_process(
+        url, "EVAL", hotpath._SET_IF_GREATER, "1", f"{prefix}version", "2", "2:b", "60"
+    )
     assert reader.mget([f"{prefix}version"]) == [b"2:b"]  # no waiting: Redis pushed it first
+    assert CountingRedis.mgets == calls + 1
 
 
 def test_it_forgets_a_deleted_key(reader, writer, prefix):
@@ -104,6 +111,25 @@ def test_it_does_not_keep_a_value_that_changed_while_it_was_being_read(reader, w
     CountingRedis.after_mget = lambda: writer.set(key, "2:b")  # lands while "1:a" is in flight
     assert reader.mget([key]) == [b"1:a"]
     CountingRedis.after_mget = None
+    assert reader.mget([key]) == [b"2:b"]
+
+
+def test_it_keeps_no_value_whose_invalidation_another_thread_applied_meanwhile(
+    reader, writer, prefix, monkeypatch
+):
+    """Thread A's MGET returns "1:a"; before A keeps it, "2:b" is written and thread B's read
+    applies that invalidation. A must not keep "1:a" (nothing would ever drop it again)."""
+    monkeypatch.setattr(mirror, "MAX_AGE", 3600)
+    key, other = f"{prefix}version", f"{prefix}other"
+    writer.set(key, "1:a")
+
+    def meanwhile():
+        CountingRedis.after_mget = None
+        writer.set(key, "2:b")
+        reader.mget([other])  # thread B: drains the invalidation of `key`
+
+    CountingRedis.after_mget = meanwhile
+    assert reader.mget([key]) == [b"1:a"]
     assert reader.mget([key]) == [b"2:b"]
 
 
