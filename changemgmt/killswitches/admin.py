@@ -5,11 +5,11 @@ and bumps the policy version; the admin shows it read-only. Policy documents and
 """
 
 from django.contrib import admin
-from django.db import transaction
+from django.dispatch import receiver
 from simple_history.admin import SimpleHistoryAdmin
 
-from changemgmt.admin_mixins import ReadOnlyAdminMixin
-from changemgmt.audit.recording import save_audited
+from changemgmt.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, admin_written
+from changemgmt.catalog.models import AIFeature, AIModel, Tenant
 
 from .models import (
     Exercise,
@@ -24,8 +24,31 @@ from .models import (
 )
 from .policy import policy_bump
 
+SWITCH_MODELS = (FeatureSwitch, ModelSwitch, TenantSwitch)
 
-class SwitchAdmin(SimpleHistoryAdmin):
+# The catalog ids the gateway document prints (document.py, and the ramps section's feature).
+# Renaming one changes the served bytes although no switch row changed. A rename of a row the
+# document does not show yet bumps too: a spare version costs gateways one refetch, nothing more.
+DOCUMENT_IDS = {AIFeature: "slug", AIModel: "model_id", Tenant: "tenant_id"}
+
+
+@receiver(admin_written, dispatch_uid="killswitches.admin.bump_policy_on_admin_write")
+def bump_policy_on_admin_write(sender, objs, action, changed_fields, **kwargs):
+    """An admin edit that changes the served policy takes a new version in the admin's
+    transaction: gateways see it (a deleted switch gone, a renamed id) under a new ETag."""
+    if sender in SWITCH_MODELS:
+        affected = objs
+    elif sender is Exercise and action == "deleted":
+        affected = [exercise for exercise in objs if exercise.is_open]  # canary_exercises
+    elif action == "changed" and DOCUMENT_IDS.get(sender) in changed_fields:
+        affected = objs
+    else:
+        return
+    if affected:
+        policy_bump(f"admin: {', '.join(str(obj) for obj in affected)} {action}")
+
+
+class SwitchAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     readonly_fields = ("last_exercised_at",)
 
     def get_readonly_fields(self, request, obj=None):
@@ -33,13 +56,6 @@ class SwitchAdmin(SimpleHistoryAdmin):
         if obj is not None:
             fields += [self.state_field]
         return fields
-
-    def save_model(self, request, obj, form, change):
-        # A new or edited switch changes the gateway policy: bump it in the same transaction.
-        with transaction.atomic():
-            verb = "edited" if change else "created"
-            save_audited(obj, acting_user=request.user, reason=f"admin: {verb}")
-            policy_bump(f"admin: {obj.path} {verb}")
 
 
 @admin.register(FeatureSwitch)
@@ -61,12 +77,12 @@ class TenantSwitchAdmin(SwitchAdmin):
 
 
 @admin.register(GameDay)
-class GameDayAdmin(SimpleHistoryAdmin):
+class GameDayAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ("quarter", "scheduled_for", "status", "reminded_at")
 
 
 @admin.register(Exercise)
-class ExerciseAdmin(SimpleHistoryAdmin):
+class ExerciseAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ("switch_path", "game_day", "canary_slice", "flipped_at", "fallback_verified")
     readonly_fields = [f.name for f in Exercise._meta.fields]
 

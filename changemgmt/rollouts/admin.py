@@ -1,13 +1,13 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from changemgmt.admin_mixins import ReadOnlyAdminMixin
+from changemgmt.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 
 from .models import Breach, Guard, GuardPolicy, HealthSample, Ramp, RampStage, RolloutPolicy
 
 
 @admin.register(GuardPolicy)
-class GuardPolicyAdmin(SimpleHistoryAdmin):
+class GuardPolicyAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     """Policy data: the thresholds each new ticket's guards are copied from."""
 
     list_display = ["tier", "metric", "threshold", "severe_threshold", "observe_only"]
@@ -15,7 +15,7 @@ class GuardPolicyAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(RolloutPolicy)
-class RolloutPolicyAdmin(SimpleHistoryAdmin):
+class RolloutPolicyAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ["name", "region_rings"]
 
 

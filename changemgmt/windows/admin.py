@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from changemgmt.admin_mixins import AuditedAdminMixin
+
 from .models import WEEKDAY_CHOICES, Freeze, WindowPolicy
 
 
@@ -19,7 +21,7 @@ class WindowPolicyForm(forms.ModelForm):
 
 
 @admin.register(WindowPolicy)
-class WindowPolicyAdmin(SimpleHistoryAdmin):
+class WindowPolicyAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     form = WindowPolicyForm
     list_display = ["name", "timezone", "start_time", "end_time", "active"]
 
@@ -48,7 +50,7 @@ class FreezeForm(forms.ModelForm):
 
 
 @admin.register(Freeze)
-class FreezeAdmin(SimpleHistoryAdmin):
+class FreezeAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     form = FreezeForm
     list_display = ["name", "starts_at", "ends_at", "scope_label"]
     filter_horizontal = ["features"]
