@@ -41,3 +41,9 @@ def ticket_panel(request, ticket):
         "last_exercised": last,
         "blocks_start": freshness_of(last) == STALE,
     }
+
+
+def review_panel(request, ticket):
+    """The CAB review's view of the kill switch: its path, state and freshness (the checklist's
+    "kill switch is current" item is judged on it)."""
+    return ticket_panel(request, ticket)

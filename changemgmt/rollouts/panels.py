@@ -49,6 +49,11 @@ def ticket_panel(request, ticket):
     return ticket_context(request, ticket)
 
 
+def review_panel(request, ticket):
+    """The plan and guards the CAB approves (the blast radius, stage by stage)."""
+    return ticket_panel(request, ticket)
+
+
 DASHBOARD_LIMIT = 20
 
 

@@ -88,9 +88,7 @@ def ramp_plan_update(
     if ticket.author_id != acting_user.pk:
         raise PermissionDenied("Only the ticket's author may edit its ramp plan.")
     if ticket.state not in PLAN_EDITABLE_STATES:
-        raise ValidationError(
-            {"plan": PLAN_FROZEN}
-        )
+        raise ValidationError({"plan": PLAN_FROZEN})
     problems = plan_problems(plan, ticket, RolloutPolicy.current().region_rings)
     if problems:
         raise ValidationError({"plan": problems})

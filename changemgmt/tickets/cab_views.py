@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
 from changemgmt import clock
+from changemgmt.web.panels import collect
 
 from . import rules, services
 from .forms import VoteForm
@@ -108,6 +109,11 @@ def cab_review(request, change_id):
         "eval_rows": _eval_rows(ticket),
         "reviewable": _reviewable(ticket),
         "retrospective": ticket.retrospective_due and ticket.state != State.SUBMITTED,
+        # The kill switch (with its freshness) and the ramp plan, from the apps that own them.
+        "panels": (panels := collect("review_panel", request, ticket=ticket)),
+        "killswitch": next(
+            (p["context"] for p in panels if p["template"].startswith("killswitches/")), None
+        ),
     }
     if ticket.author_id == request.user.pk:
         context["refusal"] = "The author cannot vote on their own ticket."

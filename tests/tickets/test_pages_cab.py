@@ -279,3 +279,25 @@ def test_it_lets_a_person_with_several_seats_pick_one(client, submitted_ticket, 
         **dict.fromkeys(all_ticked, "on"),
     )
     assert Vote.objects.get().seat == "cab_risk"
+
+
+def test_it_shows_the_kill_switchs_freshness_and_the_ramp_plan_to_the_cab(
+    client, submitted_ticket, cab_platform
+):
+    from tests.killswitches.factories import FeatureSwitchFactory
+
+    with time_machine.travel(datetime(2026, 3, 2, 15, 0, tzinfo=UTC), tick=False):
+        FeatureSwitchFactory(feature=submitted_ticket.feature)
+        switch = submitted_ticket.feature.kill_switch
+        switch.last_exercised_at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+        switch.save()
+    with time_machine.travel(datetime(2026, 11, 26, 15, 0, tzinfo=UTC), tick=False):
+        client.force_login(cab_platform)
+        body = client.get(f"/tickets/{submitted_ticket.change_id}/review/").content.decode()
+    checklist_item = re.search(r'id="checklist-kill-switch">(.*?)</div>', body, re.S).group(1)
+    assert (
+        f"<code>{submitted_ticket.kill_switch}</code> last exercised 2026-03-02" in checklist_item
+    )
+    assert 'data-freshness="stale"' in checklist_item
+    assert 'id="killswitch-panel"' in body
+    assert 'id="ramp-plan"' in body  # the stages the CAB approves
