@@ -2,9 +2,11 @@
 with one addition: the worked example's `support-assistant` feature switch (three lines after
 underwriting-decision-v2), which DESIGN.md's demo adds."""
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
@@ -16,10 +18,32 @@ pytestmark = pytest.mark.django_db
 GOLDEN = Path(__file__).parent / "golden" / "kill-switches.yaml"
 
 
-@pytest.fixture
-def seeded(django_capture_on_commit_callbacks):
+# Seeded before the article's tenant switch expires (2026-06-30), as the article was written.
+ARTICLE_DAY = datetime(2026, 5, 4, 14, 0, tzinfo=UTC)
+
+
+def seed_demo(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", password="demo-pass-123", stdout=open("/dev/null", "w"))
+
+
+@pytest.fixture
+def seeded(django_capture_on_commit_callbacks):
+    with time_machine.travel(ARTICLE_DAY, tick=False):
+        seed_demo(django_capture_on_commit_callbacks)
+
+
+def test_it_keeps_the_demo_tenant_switch_on_when_seeded_after_the_articles_expiry(
+    django_capture_on_commit_callbacks,
+):
+    from changemgmt.killswitches.tasks import sweep_tenant_switch_expiry
+
+    with time_machine.travel(datetime(2026, 11, 26, 9, 0, tzinfo=UTC), tick=False):
+        seed_demo(django_capture_on_commit_callbacks)
+        sweep_tenant_switch_expiry()
+    switch = TenantSwitch.objects.get(tenant__tenant_id="enterprise-tenant-12891")
+    assert switch.ai_disabled is True
+    assert switch.expires == date(2027, 6, 30)
 
 
 def test_it_serves_the_articles_yaml_after_seed_demo(seeded, client):
@@ -33,7 +57,8 @@ def test_it_serves_the_articles_yaml_after_seed_demo(seeded, client):
     assert response.content.decode() == GOLDEN.read_text()
 
 
-def test_it_seeds_a_passed_exercise_of_every_switch(seeded):
+def test_it_seeds_a_passed_exercise_of_every_switch(django_capture_on_commit_callbacks):
+    seed_demo(django_capture_on_commit_callbacks)  # today: every switch fresh, the demo can ramp
     switches = [
         *FeatureSwitch.objects.all(),
         *ModelSwitch.objects.all(),
