@@ -24,6 +24,9 @@ def _isolated_cache(settings, tmp_path):
     }
     settings.AXES_ENABLED = False
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Most tests run inside a transaction that another thread cannot see: their emails go out on
+    # the caller's thread. tests/audit/test_email_background.py runs the background sender.
+    settings.NOTIFY_EMAIL_BACKGROUND = False
     # Every persona and factory user hashes a password: PBKDF2 costs ~0.5 s each on CI.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

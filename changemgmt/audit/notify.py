@@ -2,19 +2,24 @@
 
 `notify()` writes a `Notification` row in the caller's transaction and registers its delivery with
 `transaction.on_commit`: nothing is sent if the transaction rolls back, and a failing mail server or
-webhook never breaks the request (errors are logged and the row says "failed"). The webhook post
-runs in Celery (`changemgmt.audit.tasks.post_webhook`), retried with backoff.
+webhook never breaks the request (errors are logged and the row says "failed"). The email goes out
+on a background thread of this process (NOTIFY_EMAIL_BACKGROUND), so a slow mail server never holds
+up the request; the webhook post runs in Celery (`changemgmt.audit.tasks.post_webhook`), retried
+with backoff. Beat's outbox sweep sends what neither got to (a process that died, a broker that
+was down).
 """
 
 import json
 import logging
+import os
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q
 
 from changemgmt import clock
@@ -50,25 +55,69 @@ def notify(event: str, *, subject: str, body: str, recipients, ticket=None, payl
 
 
 def deliver(notification_id: int):
-    """After commit: send the email now and queue the webhook post. Never raises."""
+    """After commit: hand the email to the background sender and queue the webhook post. Never
+    raises, never waits on a mail server."""
     notification = Notification.objects.filter(pk=notification_id).first()
     if notification is None:
         return
     if notification.status == NotificationStatus.PENDING:
-        try:
-            send_mail(
-                f"[changemgmt] {notification.subject}",
-                notification.body,
-                settings.DEFAULT_FROM_EMAIL,
-                notification.recipients,
-            )
-        except Exception:
-            logger.exception("email for notification %s failed", notification_id)
-            _mark(notification_id, status=NotificationStatus.FAILED, reason="email failed")
+        if settings.NOTIFY_EMAIL_BACKGROUND:
+            _email_sender().submit(_send_email_in_background, notification_id)
         else:
-            _mark(notification_id, status=NotificationStatus.SENT, reason="email sent")
+            send_email_now(notification_id)
     if notification.webhook_status == NotificationStatus.PENDING and settings.NOTIFY_WEBHOOK_URL:
         queue_webhook(notification_id)
+
+
+def send_email_now(notification_id: int) -> None:
+    """Send a pending notification's email and record the outcome. Never raises."""
+    notification = Notification.objects.filter(
+        pk=notification_id, status=NotificationStatus.PENDING
+    ).first()
+    if notification is None:
+        return  # sent (or given up) meanwhile
+    try:
+        send_mail(
+            f"[changemgmt] {notification.subject}",
+            notification.body,
+            settings.DEFAULT_FROM_EMAIL,
+            notification.recipients,
+        )
+    except Exception:
+        logger.exception("email for notification %s failed", notification_id)
+        _mark(notification_id, status=NotificationStatus.FAILED, reason="email failed")
+    else:
+        _mark(notification_id, status=NotificationStatus.SENT, reason="email sent")
+
+
+_sender = None
+_sender_pid = None
+
+
+def _email_sender() -> ThreadPoolExecutor:
+    """This process's email thread (made anew after a fork: threads do not survive one)."""
+    global _sender, _sender_pid
+    if _sender is None or _sender_pid != os.getpid():
+        _sender = ThreadPoolExecutor(max_workers=2, thread_name_prefix="changemgmt-email")
+        _sender_pid = os.getpid()
+    return _sender
+
+
+def drain_email_sender() -> None:
+    """Wait for the emails handed to the background thread (a clean shutdown, or a test)."""
+    global _sender
+    if _sender is not None and _sender_pid == os.getpid():
+        _sender.shutdown(wait=True)
+    _sender = None
+
+
+def _send_email_in_background(notification_id: int) -> None:
+    try:
+        send_email_now(notification_id)
+    except Exception:  # recording the outcome failed (database gone): the outbox sweep retries
+        logger.exception("email for notification %s not recorded", notification_id)
+    finally:
+        connections.close_all()  # this thread's own database connections
 
 
 def queue_webhook(notification_id: int) -> bool:
@@ -92,17 +141,30 @@ def queue_webhook(notification_id: int) -> bool:
 # A queued post that has neither succeeded nor failed for this long was lost with its message
 # (a broker restart without persistence): queue it again. post_webhook_now skips a sent one.
 REQUEUE_AFTER = timedelta(minutes=30)
+# An email still pending this long after its event was lost with the process that was to send it
+# (each attempt gives up after EMAIL_TIMEOUT seconds): the sweep sends it.
+EMAIL_STUCK_AFTER = timedelta(minutes=15)
 
 
 def sweep_outbox(now=None) -> int:
-    """Queue every pending webhook that was never queued (or whose message was lost)."""
-    if not settings.NOTIFY_WEBHOOK_URL:
-        return 0
+    """Send the emails a dead process left pending; queue every pending webhook that was never
+    queued (or whose message was lost). Returns how many it handled."""
     now = now or clock.now()
+    stuck = Notification.objects.filter(
+        status=NotificationStatus.PENDING, created_at__lt=now - EMAIL_STUCK_AFTER
+    )
+    emails = 0
+    for pk in stuck.order_by("pk").values_list("pk", flat=True)[:500]:
+        send_email_now(pk)
+        emails += 1
+    if not settings.NOTIFY_WEBHOOK_URL:
+        return emails
     due = Notification.objects.filter(webhook_status=NotificationStatus.PENDING).filter(
         Q(webhook_queued_at__isnull=True) | Q(webhook_queued_at__lt=now - REQUEUE_AFTER)
     )
-    return sum(queue_webhook(pk) for pk in due.order_by("pk").values_list("pk", flat=True)[:500])
+    return emails + sum(
+        queue_webhook(pk) for pk in due.order_by("pk").values_list("pk", flat=True)[:500]
+    )
 
 
 @transaction.atomic
