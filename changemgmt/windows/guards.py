@@ -80,8 +80,8 @@ def now_is_inside_the_booked_slot(ticket):
         return f"Too early: the booked slot opens {policy.local_short(slot.start)}."
     if now >= slot.end:
         return (
-            f"The booked slot closed {policy.local_short(slot.end)}; cancel and file the change "
-            "again for a new slot."
+            f"The booked slot closed {policy.local_short(slot.end)}; move the slot to book a new "
+            "one."
         )
     frozen = policy.freezes_covering(ticket, now)
     if frozen:
