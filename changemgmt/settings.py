@@ -209,8 +209,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Change tickets, CAB votes, ramps, kill switches and the gateway policy.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    # The schema and docs are for signed-in users and tokens, like the rest of /api/.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema and docs are for signed-in users and tokens, like the rest of /api/ (gateways
+    # excepted: they read their policy and nothing else).
+    "SERVE_PERMISSIONS": ["changemgmt.api_permissions.ApiDocsReader"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Served from static/ (drf-spectacular-sidecar): no CDN, the docs work air-gapped.
     "SWAGGER_UI_DIST": "SIDECAR",

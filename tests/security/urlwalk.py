@@ -26,9 +26,6 @@ GATEWAY_PATHS = (
     "/api/v1/gateway-policy",
 )
 
-# The API's own description: any signed-in account (the gateway's included) may read it.
-API_DOCS = ("/api/schema/", "/api/docs/")
-
 ACTION_WORDS = {
     "new",
     "edit",
@@ -70,10 +67,6 @@ class Route:
     @property
     def is_gateway_document(self) -> bool:
         return self.path.startswith(GATEWAY_PATHS)
-
-    @property
-    def is_api_docs(self) -> bool:
-        return self.path.startswith(API_DOCS)
 
     @property
     def is_action(self) -> bool:

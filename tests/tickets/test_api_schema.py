@@ -63,3 +63,13 @@ def test_it_renders_the_swagger_page_from_local_assets(author):
     html = response.content.decode()
     assert "swagger-ui" in html and "/static/" in html
     assert "cdn." not in html and "unpkg" not in html
+
+
+def test_it_refuses_the_schema_and_docs_to_a_gateway_account(gateway):
+    client = APIClient()
+    client.force_authenticate(gateway)
+    for path in ("/api/schema/", "/api/docs/"):
+        response = client.get(path)
+        assert response.status_code == 403, path
+    refused = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert "gateway account reads the gateway policy only" in refused.content.decode()
