@@ -201,6 +201,7 @@ class TransitionView(APIView):
 API_TRANSITIONS = (
     "submit",
     "withdraw",
+    "approve",
     "request_changes",
     "reject",
     "emergency_approve",
@@ -217,6 +218,10 @@ API_TRANSITIONS = (
 TRANSITION_SUMMARIES = {
     "submit": "Submit a draft (Low tier: approved at once as a pre-approved standard change)",
     "withdraw": "Withdraw a submitted ticket to draft (clears the CAB votes)",
+    "approve": (
+        "Refused to every caller (403): the system approves when the CAB quorum has voted; "
+        "post votes to …/votes/"
+    ),
     "request_changes": "CAB: send the ticket back to draft (reason required)",
     "reject": "CAB: reject the ticket (reason required)",
     "emergency_approve": "Exec approver: approve an emergency change",

@@ -189,9 +189,16 @@ def test_it_cancels_with_a_reason(core, author, release_manager):
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
 
 
-def test_it_has_no_route_for_approve_or_unknown_transitions(author, release_manager):
+def test_it_refuses_approve_to_every_caller_and_has_no_route_for_unknown_ones(
+    author, release_manager, cab_platform
+):
     ticket = submitted(author, release_manager)
-    assert post(author, ticket, "approve").status_code == 404
+    for caller in (author, cab_platform, release_manager):
+        response = post(caller, ticket, "approve")
+        assert response.status_code == 403
+        assert "given by the system when the CAB quorum has approved" in response.json()["detail"]
+    ticket.refresh_from_db()
+    assert ticket.state == "submitted"
     assert post(author, ticket, "deploy-now").status_code == 404
 
 
