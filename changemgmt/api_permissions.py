@@ -6,13 +6,15 @@ from changemgmt import roles
 
 
 class ApiDocsReader(permissions.BasePermission):
-    """The API's schema and docs: any signed-in account but a gateway's, which reads its policy
+    """The API's schema and docs: any account with a role but a gateway's, which reads its policy
     and acks versions, nothing else (DESIGN.md)."""
 
-    message = "A gateway account reads the gateway policy only."
+    message = (
+        "Only an account with a role may read the API description (a gateway reads its policy)."
+    )
 
     def has_permission(self, request, view):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        return user.is_superuser or roles.user_roles(user) != {roles.GATEWAY}
+        return user.is_superuser or bool(roles.user_roles(user) - {roles.GATEWAY})

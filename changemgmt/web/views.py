@@ -3,11 +3,20 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from changemgmt import roles
+
 from .panels import collect
 
 
 def dashboard(request):
-    return render(request, "web/dashboard.html", {"panels": collect("dashboard_panel", request)})
+    return render(
+        request,
+        "web/dashboard.html",
+        {
+            "panels": collect("dashboard_panel", request),
+            "no_role": not roles.user_roles(request.user) and not request.user.is_superuser,
+        },
+    )
 
 
 def emergency_doctrine(request):

@@ -11,11 +11,15 @@ import pytest
 from django.test import Client
 
 from changemgmt import roles
+from changemgmt.audit.access import AUDIT_READERS
 
 from .conftest import row_counts
 from .urlwalk import all_routes
 
 PERSONAS = [*roles.ALL_ROLES, "outsider", "anonymous"]
+# What a signed-in account without a role may open: the dashboard (which says why it is empty)
+# and the written emergency doctrine.
+ROLELESS_PAGES = {"/", "/doctrine/emergency/"}
 NOT_POSTED = {"/accounts/login/", "/accounts/logout/"}  # posting them is the point of them
 
 FORM = re.compile(r"<form\b(?P<attrs>[^>]*)>(?P<body>.*?)</form>", re.S | re.I)
@@ -114,10 +118,33 @@ def test_it_answers_every_route_for_every_role_without_a_server_error(world, per
                 continue  # an action's form or endpoint: refusing the auditor is right
             if status not in (200, 304, 405) and not (300 <= status < 400 and route.is_machine):
                 problems.append(f"{where} — the auditor reads everything")
+        elif persona == "outsider":  # signed in, no role: nothing but the public paths
+            if route.is_public:
+                continue
+            if route.path in ROLELESS_PAGES:
+                if status != 200 or (route.path == "/" and 'id="no-role"' not in text):
+                    problems.append(f"{where} — the dashboard tells a role-less account why")
+                continue
+            if route.is_admin:
+                if not (300 <= status < 400 or status == 403):
+                    problems.append(f"{where} — no role, no admin")
+            elif status not in (403, 405):
+                problems.append(f"{where} — an account without a role must get 403")
+        else:  # every human role reads every console page; actions may refuse it
+            if route.is_admin or route.is_public or route.is_machine:
+                continue
+            if status == 403 and route.is_action:
+                continue
+            if route.path.startswith("/audit/") and persona not in AUDIT_READERS:
+                if status != 403:
+                    problems.append(f"{where} — the audit log is for {AUDIT_READERS}")
+                continue
+            if status not in (200, 304, 405):
+                problems.append(f"{where} — a {persona} reads the console pages")
     assert problems == [], "\n".join(problems)
 
 
-@pytest.mark.parametrize("persona", [roles.AUDITOR, roles.GATEWAY, "anonymous"])
+@pytest.mark.parametrize("persona", [roles.AUDITOR, roles.GATEWAY, "outsider", "anonymous"])
 def test_it_refuses_every_post_of_a_read_only_account_and_changes_nothing(world, persona):
     routes = all_routes(world["samples"])
     client = client_for(persona, world["users"])

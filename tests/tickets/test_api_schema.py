@@ -72,4 +72,4 @@ def test_it_refuses_the_schema_and_docs_to_a_gateway_account(gateway):
         response = client.get(path)
         assert response.status_code == 403, path
     refused = client.get("/api/schema/", HTTP_ACCEPT="application/json")
-    assert "gateway account reads the gateway policy only" in refused.content.decode()
+    assert "a gateway reads its policy" in refused.content.decode()
