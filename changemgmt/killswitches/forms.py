@@ -2,6 +2,14 @@ from django import forms
 
 
 class FlipForm(forms.Form):
+    # The direction the user was shown: a second identical post (another engineer's form, a
+    # resubmitted page) must not turn the AI back on.
+    engage = forms.TypedChoiceField(
+        choices=[("1", "engage"), ("0", "release")],
+        coerce=lambda value: value == "1",
+        widget=forms.HiddenInput,
+        error_messages={"required": "The form did not say whether to engage or release."},
+    )
     reason = forms.CharField(
         max_length=500,
         widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}),

@@ -113,10 +113,20 @@ def flip(request, layer, key):
     engage = not switch.engaged
     inline = bool(request.htmx)
     auto_id = f"flip-{switch.path}-%s" if inline else "id_%s"
-    form = FlipForm(request.POST or None, auto_id=auto_id)
-    status = 200
+    form = FlipForm(
+        request.POST or None, auto_id=auto_id, initial={"engage": "1" if engage else "0"}
+    )
+    status, refused = 200, ""
     if request.method == "POST":
-        if form.is_valid():
+        status = 400
+        if form.is_valid() and form.cleaned_data["engage"] != engage:
+            # Someone flipped it since this form was shown: nothing changes, and the form now
+            # offers the other direction.
+            state = "engaged (AI off)" if switch.engaged else "released (AI on)"
+            form = FlipForm(auto_id=auto_id, initial={"engage": "1" if engage else "0"})
+            refused = f"{switch.path} is already {state}: nothing changed."
+            status = 409
+        elif form.is_valid():
             try:
                 result = services.killswitch_flip(
                     layer,
@@ -135,9 +145,9 @@ def flip(request, layer, key):
                     return _render_switch(request, switch, done=result.message)
                 messages.success(request, result.message)
                 return redirect("killswitches:console")
-        status = 400
     context = {
         "switch": switch,
+        "refused": refused,
         "engage": engage,
         "blast_radius": services.blast_radius(switch) if engage else "",
         "form": form,

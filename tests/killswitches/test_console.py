@@ -40,7 +40,9 @@ def test_it_confirms_with_the_blast_radius_and_flips_with_a_reason(
         "turns AI off for 4,000,000 users of policy-search-v1; fallback keyword-search-v3"
         in confirm.content.decode()
     )
-    response = client.post("/kill-switches/feature/policy-search-v1/flip/", {"reason": "INC-77"})
+    response = client.post(
+        "/kill-switches/feature/policy-search-v1/flip/", {"engage": "1", "reason": "INC-77"}
+    )
     assert response.status_code == 302
     feature_switch.refresh_from_db()
     assert not feature_switch.enabled
@@ -51,7 +53,9 @@ def test_it_keeps_the_form_with_an_error_when_the_reason_is_missing(
     client, feature_switch, platform_team
 ):
     client.force_login(platform_team)
-    response = client.post("/kill-switches/feature/policy-search-v1/flip/", {"reason": ""})
+    response = client.post(
+        "/kill-switches/feature/policy-search-v1/flip/", {"engage": "1", "reason": ""}
+    )
     assert response.status_code == 400
     assert "This field is required" in response.content.decode()
     feature_switch.refresh_from_db()
@@ -128,7 +132,7 @@ def test_it_flips_inline_and_returns_the_flipped_row_and_the_new_version(
     client, feature_switch, feature_owner
 ):
     client.force_login(feature_owner)
-    response = client.post(FLIP, {"reason": "INC-78"}, **HTMX)
+    response = client.post(FLIP, {"engage": "1", "reason": "INC-78"}, **HTMX)
     assert response.status_code == 200
     fragment = response.content.decode()
     assert "engaged — AI off" in fragment
@@ -146,7 +150,7 @@ def test_it_answers_400_with_the_inline_form_and_its_error_and_flips_nothing(
     client, feature_switch, platform_team
 ):
     client.force_login(platform_team)
-    response = client.post(FLIP, {"reason": "  "}, **HTMX)
+    response = client.post(FLIP, {"engage": "1", "reason": "  "}, **HTMX)
     assert response.status_code == 400
     fragment = response.content.decode()
     assert "This field is required" in fragment
@@ -175,3 +179,35 @@ def test_it_refuses_the_inline_flip_to_a_non_owner(client, model_switch, auditor
     assert client.post(url, {"reason": "x"}, **HTMX).status_code == 403
     model_switch.refresh_from_db()
     assert not model_switch.disabled
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
+def test_it_refuses_a_second_identical_flip_instead_of_reversing_the_first(
+    client, feature_switch, platform_team, headers
+):
+    """Two engineers open the form during an incident and both press Engage: the second must not
+    turn the AI back on."""
+    client.force_login(platform_team)
+    engage = {"engage": "1", "reason": "INC-79"}
+    assert client.post(FLIP, engage, **headers).status_code in (200, 302)
+    version = policy.current_version()
+    second = client.post(FLIP, engage, **headers)
+    assert second.status_code == 409
+    assert "feature:policy-search-v1 is already engaged (AI off): nothing changed." in (
+        second.content.decode()
+    )
+    feature_switch.refresh_from_db()
+    assert not feature_switch.enabled
+    assert policy.current_version() == version
+    assert 'name="engage" value="0"' in second.content.decode()  # now offers Release
+
+
+def test_it_answers_400_to_a_flip_that_does_not_say_which_way(
+    client, feature_switch, platform_team
+):
+    client.force_login(platform_team)
+    response = client.post(FLIP, {"reason": "INC-80"})
+    assert response.status_code == 400
+    assert "did not say whether to engage or release" in response.content.decode()
+    feature_switch.refresh_from_db()
+    assert feature_switch.enabled
