@@ -1,12 +1,25 @@
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django_htmx.http import HttpResponseClientRedirect
 
 from changemgmt import roles
+
+
+def login_redirect(request, next_path: str):
+    """To the login page, and back to `next_path` after. An htmx request (a fragment swapped into
+    a page) sends the whole browser there, back to the page it was on, rather than having the
+    login page swapped into a table row."""
+    if getattr(request, "htmx", False):
+        current = urlsplit(request.htmx.current_url or "")
+        page = current.path + (f"?{current.query}" if current.query else "") or "/"
+        return HttpResponseClientRedirect(redirect_to_login(page).url)
+    return redirect_to_login(next_path)
 
 
 class AbsoluteSessionTimeoutMiddleware:
@@ -27,7 +40,7 @@ class AbsoluteSessionTimeoutMiddleware:
                 logout(request)
                 request.session[self.KEY] = now
                 if not request.path.startswith("/api/"):
-                    return redirect_to_login(request.get_full_path())
+                    return login_redirect(request, request.get_full_path())
         return self.get_response(request)
 
 
@@ -38,6 +51,11 @@ MACHINE_PREFIXES = ("/api/", "/gateway-policies/", "/calendar.ics", "/healthz")
 
 class LoginRequiredMiddleware(DjangoLoginRequired):
     """Django's login-required-by-default, except for machine-facing paths."""
+
+    def handle_no_permission(self, request, view_func):
+        if getattr(request, "htmx", False):
+            return login_redirect(request, request.get_full_path())
+        return super().handle_no_permission(request, view_func)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.path.startswith(MACHINE_PREFIXES):

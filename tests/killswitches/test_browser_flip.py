@@ -69,3 +69,35 @@ def test_it_flips_on_the_confirm_page_without_javascript(
     assert page.url.endswith("/kill-switches/")
     assert "engaged — AI off" in page.locator(ROW).inner_text()
     context.close()
+
+
+def test_it_shows_why_an_inline_flip_was_refused(live_server, page, platform_team, switches):
+    """The role is taken away while the form is open: the 403's reason shows above the page."""
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/kill-switches/")
+    row = page.locator(ROW)
+    row.get_by_role("link", name="Engage").click()
+    row.locator("input[name=reason]").fill("GPT-4o outage")
+    from django.contrib.auth.models import Group
+
+    platform_team.groups.set([Group.objects.get_or_create(name="auditor")[0]])  # reads, no flips
+    row.locator(".confirm-flip").click()
+    expect(page.locator("#htmx-errors")).to_contain_text(
+        "Refused (403): Only the platform team may flip a model switch."
+    )
+    expect(row.locator("tr[data-switch]")).to_contain_text("AI on")
+
+
+def test_it_sends_the_browser_to_the_login_page_when_the_session_is_gone(
+    live_server, page, platform_team, switches
+):
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/kill-switches/?state=released")
+    row = page.locator(ROW)
+    row.get_by_role("link", name="Engage").click()
+    expect(row.locator(".flip-inline")).to_be_visible()
+    page.context.clear_cookies(name="sessionid")  # as the 8-hour limit would end it
+    row.get_by_role("button", name="Cancel").click()
+    page.wait_for_url("**/accounts/login/**")
+    assert page.url.endswith("/accounts/login/?next=/kill-switches/%3Fstate%3Dreleased")
+    assert page.locator("input[name=password]").count() == 1

@@ -211,3 +211,14 @@ def test_it_answers_400_to_a_flip_that_does_not_say_which_way(
     assert "did not say whether to engage or release" in response.content.decode()
     feature_switch.refresh_from_db()
     assert feature_switch.enabled
+
+
+def test_it_sends_an_htmx_request_without_a_session_to_the_login_page_as_a_whole(client, db):
+    response = client.get(
+        "/kill-switches/feature/policy-search-v1/",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/kill-switches/?state=engaged",
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=/kill-switches/%3Fstate%3Dengaged"
+    assert client.get("/kill-switches/").status_code == 302  # without htmx: the plain redirect
