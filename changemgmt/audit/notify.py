@@ -12,6 +12,7 @@ was down).
 import json
 import logging
 import os
+import threading
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -22,6 +23,7 @@ from django.core.mail import send_mail
 from django.db import connections, transaction
 from django.db.models import Q
 
+from changemgmt import celery as celery_app_module
 from changemgmt import clock
 
 from .models import Notification, NotificationStatus
@@ -61,8 +63,11 @@ def deliver(notification_id: int):
     if notification is None:
         return
     if notification.status == NotificationStatus.PENDING:
-        if settings.NOTIFY_EMAIL_BACKGROUND:
-            _email_sender().submit(_send_email_in_background, notification_id)
+        if settings.NOTIFY_EMAIL_BACKGROUND and not celery_app_module.in_worker:
+            try:
+                _email_sender().submit(_send_email_in_background, notification_id)
+            except RuntimeError:  # the interpreter is shutting down: no new threads
+                send_email_now(notification_id)
         else:
             send_email_now(notification_id)
     if notification.webhook_status == NotificationStatus.PENDING and settings.NOTIFY_WEBHOOK_URL:
@@ -70,52 +75,63 @@ def deliver(notification_id: int):
 
 
 def send_email_now(notification_id: int) -> None:
-    """Send a pending notification's email and record the outcome. Never raises."""
-    notification = Notification.objects.filter(
-        pk=notification_id, status=NotificationStatus.PENDING
-    ).first()
-    if notification is None:
-        return  # sent (or given up) meanwhile
+    """Send a pending notification's email and record the outcome. Never raises.
+
+    The row stays locked while the mail server answers (at most EMAIL_TIMEOUT per operation), and
+    a sender that finds it locked skips it: the background thread and an overlapping outbox
+    sweep never send the same email twice."""
     try:
-        send_mail(
-            f"[changemgmt] {notification.subject}",
-            notification.body,
-            settings.DEFAULT_FROM_EMAIL,
-            notification.recipients,
-        )
-    except Exception:
-        logger.exception("email for notification %s failed", notification_id)
-        _mark(notification_id, status=NotificationStatus.FAILED, reason="email failed")
-    else:
-        _mark(notification_id, status=NotificationStatus.SENT, reason="email sent")
+        with transaction.atomic():
+            notification = (
+                Notification.objects.select_for_update(skip_locked=True)
+                .filter(pk=notification_id, status=NotificationStatus.PENDING)
+                .first()
+            )
+            if notification is None:
+                return  # sent, given up, or being sent by another sender
+            try:
+                send_mail(
+                    f"[changemgmt] {notification.subject}",
+                    notification.body,
+                    settings.DEFAULT_FROM_EMAIL,
+                    notification.recipients,
+                )
+            except Exception:
+                logger.exception("email for notification %s failed", notification_id)
+                _mark(notification_id, status=NotificationStatus.FAILED, reason="email failed")
+            else:
+                _mark(notification_id, status=NotificationStatus.SENT, reason="email sent")
+    except Exception:  # recording the outcome failed (database gone): the outbox sweep retries
+        logger.exception("email for notification %s not recorded", notification_id)
 
 
 _sender = None
 _sender_pid = None
+_sender_lock = threading.Lock()
 
 
 def _email_sender() -> ThreadPoolExecutor:
-    """This process's email thread (made anew after a fork: threads do not survive one)."""
+    """This process's email threads (made anew after a fork: threads do not survive one)."""
     global _sender, _sender_pid
-    if _sender is None or _sender_pid != os.getpid():
-        _sender = ThreadPoolExecutor(max_workers=2, thread_name_prefix="changemgmt-email")
-        _sender_pid = os.getpid()
-    return _sender
+    with _sender_lock:
+        if _sender is None or _sender_pid != os.getpid():
+            _sender = ThreadPoolExecutor(max_workers=2, thread_name_prefix="changemgmt-email")
+            _sender_pid = os.getpid()
+        return _sender
 
 
 def drain_email_sender() -> None:
     """Wait for the emails handed to the background thread (a clean shutdown, or a test)."""
     global _sender
-    if _sender is not None and _sender_pid == os.getpid():
-        _sender.shutdown(wait=True)
-    _sender = None
+    with _sender_lock:
+        if _sender is not None and _sender_pid == os.getpid():
+            _sender.shutdown(wait=True)
+        _sender = None
 
 
 def _send_email_in_background(notification_id: int) -> None:
     try:
         send_email_now(notification_id)
-    except Exception:  # recording the outcome failed (database gone): the outbox sweep retries
-        logger.exception("email for notification %s not recorded", notification_id)
     finally:
         connections.close_all()  # this thread's own database connections
 
@@ -144,14 +160,23 @@ REQUEUE_AFTER = timedelta(minutes=30)
 # An email still pending this long after its event was lost with the process that was to send it
 # (each attempt gives up after EMAIL_TIMEOUT seconds): the sweep sends it.
 EMAIL_STUCK_AFTER = timedelta(minutes=15)
+# ... and one pending for longer is not news any more: it is marked failed, not sent.
+EMAIL_GIVE_UP_AFTER = timedelta(days=2)
 
 
 def sweep_outbox(now=None) -> int:
     """Send the emails a dead process left pending; queue every pending webhook that was never
     queued (or whose message was lost). Returns how many it handled."""
     now = now or clock.now()
+    stale = Notification.objects.filter(
+        status=NotificationStatus.PENDING, created_at__lt=now - EMAIL_GIVE_UP_AFTER
+    )
+    for pk in stale.order_by("pk").values_list("pk", flat=True)[:500]:
+        _mark(pk, status=NotificationStatus.FAILED, reason="email given up: pending for 2 days")
     stuck = Notification.objects.filter(
-        status=NotificationStatus.PENDING, created_at__lt=now - EMAIL_STUCK_AFTER
+        status=NotificationStatus.PENDING,
+        created_at__lt=now - EMAIL_STUCK_AFTER,
+        created_at__gte=now - EMAIL_GIVE_UP_AFTER,
     )
     emails = 0
     for pk in stuck.order_by("pk").values_list("pk", flat=True)[:500]:

@@ -10,6 +10,7 @@ import time_machine
 from django.core import mail
 from django.db import transaction
 
+from changemgmt import celery as celery_module
 from changemgmt import clock
 from changemgmt.audit import notify
 from changemgmt.audit.models import Notification, NotificationStatus
@@ -28,8 +29,11 @@ class HungMailServer:
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
+    accepted = 0
+
     def _serve(self):
         conn, _ = self.sock.accept()
+        self.accepted += 1
         self.connected.set()
         self.release.wait(60)
         conn.close()
@@ -37,6 +41,12 @@ class HungMailServer:
     def close(self):
         self.release.set()
         self.sock.close()
+
+
+@pytest.fixture(autouse=True)
+def _a_web_process(monkeypatch):
+    """As in gunicorn: not a Celery worker (an in-process test worker may have said so)."""
+    monkeypatch.setattr(celery_module, "in_worker", False)
 
 
 @pytest.fixture
@@ -112,3 +122,47 @@ def test_the_sweep_sends_an_email_a_dead_process_left_pending():
     assert status_of(left) == NotificationStatus.SENT
     assert status_of(fresh_enough) == NotificationStatus.PENDING
     assert [m.subject for m in mail.outbox] == ["[changemgmt] left behind"]
+
+
+def test_the_sweep_gives_up_on_an_email_pending_for_days():
+    with time_machine.travel(clock.now() - notify.EMAIL_GIVE_UP_AFTER - timedelta(hours=1)):
+        old = Notification.objects.create(
+            event="ticket.submit",
+            subject="news from last week",
+            body="b",
+            recipients=["cab@example.com"],
+            status=NotificationStatus.PENDING,
+            created_at=clock.now(),
+        )
+    notify.sweep_outbox()
+    assert status_of(old) == NotificationStatus.FAILED
+    assert mail.outbox == []
+
+
+def test_a_celery_worker_sends_inline(settings, monkeypatch):
+    """A worker's processes end with os._exit: a queued email thread would be lost there."""
+    settings.NOTIFY_EMAIL_BACKGROUND = True
+    monkeypatch.setattr(celery_module, "in_worker", True)
+    with transaction.atomic():
+        notification = notify.notify(
+            "rollout.halt", subject="HALTED", body="b", recipients=["oncall@example.com"]
+        )
+    assert status_of(notification) == NotificationStatus.SENT  # no thread to wait for
+    assert [m.subject for m in mail.outbox] == ["[changemgmt] HALTED"]
+
+
+@pytest.mark.postgres
+def test_two_senders_never_send_the_same_email_twice(hung_mail_server):
+    """The background thread holds the row while the mail server answers: an overlapping sweep
+    (or a second thread) skips it instead of sending it again."""
+    with transaction.atomic():
+        notification = notify.notify(
+            "killswitch.flip", subject="once", body="b", recipients=["oncall@example.com"]
+        )
+    assert hung_mail_server.connected.wait(20)  # the background sender holds the row now
+    notify.send_email_now(notification.pk)  # a second sender: skips the locked row at once
+    assert status_of(notification) == NotificationStatus.PENDING
+    assert hung_mail_server.accepted == 1
+    hung_mail_server.release.set()
+    notify.drain_email_sender()
+    assert status_of(notification) == NotificationStatus.FAILED
