@@ -219,8 +219,8 @@ TRANSITION_SUMMARIES = {
     "submit": "Submit a draft (Low tier: approved at once as a pre-approved standard change)",
     "withdraw": "Withdraw a submitted ticket to draft (clears the CAB votes)",
     "approve": (
-        "Refused to every caller (403): the system approves when the CAB quorum has voted; "
-        "post votes to …/votes/"
+        "Refused to every caller (403 on a submitted ticket, 409 in any other state): the "
+        "system approves when the CAB quorum has voted; post votes to …/votes/"
     ),
     "request_changes": "CAB: send the ticket back to draft (reason required)",
     "reject": "CAB: reject the ticket (reason required)",
