@@ -13,6 +13,18 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
+@pytest.fixture
+def root(db):
+    """A superuser: the admin's only audience."""
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def admin_client(client, root):
+    client.force_login(root)
+    return client
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings, tmp_path):
     # Each test gets its own cache so the policy document and ETags never leak between tests.

@@ -60,6 +60,19 @@ def hung_mail_server(settings):
     server.close()
 
 
+def pending(subject, *, at=None):
+    """A pending email notification recorded at `at` (now by default)."""
+    with time_machine.travel(at or clock.now(), tick=False):
+        return Notification.objects.create(
+            event="killswitch.flip",
+            subject=subject,
+            body="b",
+            recipients=["oncall@example.com"],
+            status=NotificationStatus.PENDING,
+            created_at=clock.now(),
+        )
+
+
 def status_of(notification):
     notification.refresh_from_db()
     return notification.status
@@ -100,24 +113,8 @@ def test_it_sends_nothing_when_the_transaction_rolls_back(settings):
 
 
 def test_the_sweep_sends_an_email_a_dead_process_left_pending():
-    sent_at = clock.now() - notify.EMAIL_STUCK_AFTER - timedelta(minutes=1)
-    with time_machine.travel(sent_at, tick=False):
-        left = Notification.objects.create(
-            event="killswitch.flip",
-            subject="left behind",
-            body="b",
-            recipients=["oncall@example.com"],
-            status=NotificationStatus.PENDING,
-            created_at=clock.now(),
-        )
-    fresh_enough = Notification.objects.create(
-        event="killswitch.flip",
-        subject="still with its sender",
-        body="b",
-        recipients=["oncall@example.com"],
-        status=NotificationStatus.PENDING,
-        created_at=clock.now(),
-    )
+    left = pending("left behind", at=clock.now() - notify.EMAIL_STUCK_AFTER - timedelta(minutes=1))
+    fresh_enough = pending("still with its sender")
     assert notify.sweep_outbox() == 1
     assert status_of(left) == NotificationStatus.SENT
     assert status_of(fresh_enough) == NotificationStatus.PENDING
@@ -125,15 +122,9 @@ def test_the_sweep_sends_an_email_a_dead_process_left_pending():
 
 
 def test_the_sweep_gives_up_on_an_email_pending_for_days():
-    with time_machine.travel(clock.now() - notify.EMAIL_GIVE_UP_AFTER - timedelta(hours=1)):
-        old = Notification.objects.create(
-            event="ticket.submit",
-            subject="news from last week",
-            body="b",
-            recipients=["cab@example.com"],
-            status=NotificationStatus.PENDING,
-            created_at=clock.now(),
-        )
+    old = pending(
+        "news from last week", at=clock.now() - notify.EMAIL_GIVE_UP_AFTER - timedelta(hours=1)
+    )
     notify.sweep_outbox()
     assert status_of(old) == NotificationStatus.FAILED
     assert mail.outbox == []

@@ -11,34 +11,11 @@ from changemgmt.audit.models import AuditRecord
 from changemgmt.catalog.models import AIFeature, Cohort, Team
 from changemgmt.rollouts.models import GuardPolicy
 from changemgmt.windows.models import WindowPolicy
+from tests.admin_forms import form_data
 from tests.factories import CohortFactory, FeatureFactory, TeamFactory, UserFactory
+from tests.windows.test_dashboard_and_admin import POLICY
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def root(db):
-    return UserFactory(username="root", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def admin_client(client, root):
-    client.force_login(root)
-    return client
-
-
-def form_data(client, url, **changes):
-    """The admin form as the page shows it, with `changes` typed over it (a browser's POST)."""
-    form = client.get(url).context["adminform"].form
-    data = {}
-    for name in form.fields:
-        value = form[name].value()
-        if value is None or value is False:
-            continue
-        data[name] = "on" if value is True else value
-        if form.fields[name].show_hidden_initial:  # fields with a callable default
-            data[form[name].html_initial_name] = value
-    return {**data, **changes}
 
 
 def last_history(obj):
@@ -118,17 +95,7 @@ def test_it_records_every_row_of_a_bulk_delete(admin_client, root):
 
 
 def test_it_records_admin_edits_of_window_and_guard_policies(admin_client, root):
-    response = admin_client.post(
-        reverse("admin:windows_windowpolicy_add"),
-        {
-            "name": "Standard",
-            "timezone": "America/New_York",
-            "weekdays": ["1", "2", "3"],
-            "start_time": "10:00",
-            "end_time": "16:00",
-            "active": "on",
-        },
-    )
+    response = admin_client.post(reverse("admin:windows_windowpolicy_add"), POLICY)
     assert response.status_code == 302
     assert_audited(WindowPolicy, WindowPolicy.objects.get().pk, user=root, reason="admin: added")
     guard = GuardPolicy.objects.create(tier="medium", metric="error_rate", threshold=0.02)

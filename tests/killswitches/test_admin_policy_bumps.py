@@ -11,7 +11,7 @@ from changemgmt import clock
 from changemgmt.audit.models import AuditRecord
 from changemgmt.killswitches import policy
 from changemgmt.killswitches.models import Exercise, FeatureSwitch, TenantSwitch
-from tests.factories import UserFactory
+from tests.admin_forms import form_data
 
 from .factories import ExerciseFactory, TenantSwitchFactory
 
@@ -22,35 +22,10 @@ JSON_URL = "/api/v1/gateway-policy"
 
 
 @pytest.fixture
-def root(db):
-    return UserFactory(username="root", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def admin_client(client, root):
-    client.force_login(root)
-    return client
-
-
-@pytest.fixture
 def reader(auditor):
     reader = Client()
     reader.force_login(auditor)
     return reader
-
-
-def form_data(client, url, **changes):
-    """The admin form as the page shows it, with `changes` typed over it (a browser's POST)."""
-    form = client.get(url).context["adminform"].form
-    data = {}
-    for name in form.fields:
-        value = form[name].value()
-        if value is None or value is False:
-            continue
-        data[name] = "on" if value is True else value
-        if form.fields[name].show_hidden_initial:
-            data[form[name].html_initial_name] = value
-    return {**data, **changes}
 
 
 def assert_reason(obj, reason, user):

@@ -34,13 +34,6 @@ def test_it_says_when_the_window_is_open_now(at, auditor):
     assert panel["window_closes"]["local"] == "Wed 2027-02-10 16:00 EST"
 
 
-@pytest.fixture
-def admin_client(client, django_user_model):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
-    client.force_login(admin)
-    return client
-
-
 POLICY = {
     "name": "Standard",
     "timezone": "America/New_York",
