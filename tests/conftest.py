@@ -159,3 +159,58 @@ def celery_test_broker(folder, queue: str):
         for key, value in saved.items():
             app.conf[key] = value
         reset_celery_connections()
+
+
+class TaskFinishes:
+    """The return values of one task as a worker finishes it, to wait on (bounded)."""
+
+    def __init__(self, task_name: str):
+        import threading
+
+        self.task_name = task_name
+        self.results = []
+        self._done = threading.Condition()
+
+    def __call__(self, task=None, retval=None, **kwargs):  # celery's task_postrun
+        if task is not None and task.name == self.task_name:
+            with self._done:
+                self.results.append(retval)
+                self._done.notify_all()
+
+    def wait(self, count=1, *, since=0, timeout=30):
+        import time
+
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while len(self.results) - since < count:
+                left = deadline - time.monotonic()
+                ran = len(self.results) - since
+                assert left > 0, (
+                    f"the worker finished {ran} of {count} {self.task_name} in {timeout}s"
+                )
+                self._done.wait(left)
+        return self.results[since : since + count]
+
+
+@contextlib.contextmanager
+def real_worker(folder, queue_prefix: str, task):
+    """An in-process Celery worker (solo pool) on the test broker and a queue of its own:
+    yields (queue, TaskFinishes of `task`)."""
+    import uuid
+
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+
+    queue = f"{queue_prefix}-{uuid.uuid4().hex[:10]}"
+    finishes = TaskFinishes(task.name)
+    task_postrun.connect(finishes, weak=False)
+    try:
+        with (
+            celery_test_broker(folder, queue) as app,
+            start_worker(
+                app, perform_ping_check=False, pool="solo", queues=[queue], loglevel="WARNING"
+            ),
+        ):
+            yield queue, finishes
+    finally:
+        task_postrun.disconnect(finishes)

@@ -4,20 +4,13 @@ other test runs sharing the broker never take our messages. We wait for the work
 poll on task completions; time rules are driven by the `now` passed to the task, never by sleeping.
 """
 
-import threading
-import time
-import uuid
-
 import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
 
 from changemgmt.audit.recording import SYSTEM_USERNAME
-from changemgmt.celery import app
 from changemgmt.rollouts import tasks
 from changemgmt.rollouts.gateway import active_ramps
 from changemgmt.rollouts.models import Breach
-from tests.conftest import celery_test_broker
+from tests.conftest import real_worker
 from tests.rollouts.conftest import feed, ny, stage_percent
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
@@ -26,50 +19,21 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def running_worker(tmp_path_factory):
     """One worker for the module (starting and stopping one takes seconds)."""
-    tmp_path = tmp_path_factory.mktemp("broker")
-    queue = f"rollouts-test-{uuid.uuid4().hex[:10]}"
-
-    finished = []
-    done = threading.Condition()
-
-    def on_postrun(task_id=None, task=None, **kwargs):
-        if task is not None and task.name == tasks.advance_rollouts.name:
-            with done:
-                finished.append(task_id)
-                done.notify_all()
-
-    def wait_for(count, since, timeout=30):
-        deadline = time.monotonic() + timeout
-        with done:
-            while len(finished) - since < count:
-                left = deadline - time.monotonic()
-                ran = len(finished) - since
-                assert left > 0, f"the worker ran {ran} of {count} tasks in {timeout}s"
-                done.wait(left)
-
-    task_postrun.connect(on_postrun, weak=False)
-    try:
-        with (
-            celery_test_broker(tmp_path, queue),
-            start_worker(
-                app, perform_ping_check=False, pool="solo", queues=[queue], loglevel="WARNING"
-            ),
-        ):
-            yield queue, finished, wait_for
-    finally:
-        task_postrun.disconnect(on_postrun)
+    folder = tmp_path_factory.mktemp("broker")
+    with real_worker(folder, "rollouts-test", tasks.advance_rollouts) as running:
+        yield running
 
 
 @pytest.fixture
 def worker(running_worker):
     """(send(now), wait_for(count)): count tasks finished since this test began."""
-    queue, finished, wait_for = running_worker
-    since = len(finished)
+    queue, finishes = running_worker
+    since = len(finishes.results)
 
     def send(now):
         tasks.advance_rollouts.apply_async(kwargs={"now": now.isoformat()}, queue=queue)
 
-    return send, lambda count: wait_for(count, since)
+    return send, lambda count: finishes.wait(count, since=since)
 
 
 @pytest.fixture
