@@ -149,15 +149,7 @@ def make_ramps(count, at, log):
                 )
             )
         for policy in policies[ticket.risk_tier]:
-            guards.append(
-                Guard(
-                    ticket=ticket,
-                    metric=policy.metric,
-                    threshold=policy.threshold,
-                    severe_threshold=policy.severe_threshold,
-                    observe_only=policy.observe_only,
-                )
-            )
+            guards.append(Guard.from_policy(ticket, policy))
         ramps.append(Ramp(ticket=ticket, current_index=0, bake_started_at=entered))
         per_metric = {
             "baking": needed[ticket.risk_tier] // 2,

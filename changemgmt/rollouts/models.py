@@ -109,6 +109,17 @@ class Guard(models.Model):
     def __str__(self):
         return f"{self.ticket.change_id} {self.metric} > {self.threshold:g}"
 
+    @classmethod
+    def from_policy(cls, ticket, policy) -> "Guard":
+        """The tier's default guard for `ticket` (unsaved)."""
+        return cls(
+            ticket=ticket,
+            metric=policy.metric,
+            threshold=policy.threshold,
+            severe_threshold=policy.severe_threshold,
+            observe_only=policy.observe_only,
+        )
+
     def measure(self, value: float) -> float:
         # Drift is a distance from the baseline: a drop and a jump are both drift.
         return abs(value) if self.metric == Metric.EVAL_SCORE_DRIFT else value

@@ -61,13 +61,7 @@ def ramp_plan_create_default(ticket, *, acting_user) -> None:
     if not ticket.guards.exists():
         for policy in GuardPolicy.for_tier(ticket.risk_tier):
             save_audited(
-                Guard(
-                    ticket=ticket,
-                    metric=policy.metric,
-                    threshold=policy.threshold,
-                    severe_threshold=policy.severe_threshold,
-                    observe_only=policy.observe_only,
-                ),
+                Guard.from_policy(ticket, policy),
                 acting_user=acting_user,
                 reason=reason,
             )
