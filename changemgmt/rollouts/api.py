@@ -46,6 +46,13 @@ class SampleSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=Metric.choices)
     value = FiniteFloatField()
     observed_at = serializers.DateTimeField()
+    idempotency_key = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="Optional: identifies the sample instead of (metric, observed_at); a repeat "
+        "with the same key changes nothing.",
+    )
 
     def validate_observed_at(self, value):
         if value > clock.now():
@@ -55,7 +62,12 @@ class SampleSerializer(serializers.Serializer):
 
 class SamplesAccepted(serializers.Serializer):
     change_id = serializers.CharField()
-    accepted = serializers.IntegerField()
+    accepted = serializers.IntegerField(help_text="New samples stored.")
+    duplicates = serializers.IntegerField(
+        help_text="Samples already on record (same metric, observed_at and source, or the same "
+        "idempotency key): ignored, nothing changed."
+    )
+    detail = serializers.CharField()
 
 
 class MetricsCreate(APIView):
@@ -71,6 +83,7 @@ class MetricsCreate(APIView):
         ),
         responses={
             201: SamplesAccepted,
+            200: OpenApiResponse(SamplesAccepted, description="Every sample was a repeat."),
             400: OpenApiResponse(description="Field messages; nothing was saved."),
             403: OpenApiResponse(description="Your role may not post samples."),
         },
@@ -88,10 +101,21 @@ class MetricsCreate(APIView):
         serializer.is_valid(raise_exception=True)
         rows = serializer.validated_data if many else [serializer.validated_data]
         try:
-            saved = services.samples_record(ticket, acting_user=request.user, samples=rows)
+            recorded = services.samples_record(ticket, acting_user=request.user, samples=rows)
         except services.SampleRefused as refused:
             raise ValidationError(refused.errors) from refused
+        accepted, duplicates = len(recorded.stored), recorded.duplicates
+        detail = f"{accepted} stored."
+        if duplicates:
+            detail = (
+                f"{accepted} stored; {duplicates} already on record, ignored (nothing changed)."
+            )
         return Response(
-            {"change_id": ticket.change_id, "accepted": len(saved)},
-            status=status.HTTP_201_CREATED,
+            {
+                "change_id": ticket.change_id,
+                "accepted": accepted,
+                "duplicates": duplicates,
+                "detail": detail,
+            },
+            status=status.HTTP_201_CREATED if accepted else status.HTTP_200_OK,
         )

@@ -185,11 +185,20 @@ class Ramp(models.Model):
         return f"{self.ticket.change_id} ramp at stage {self.current_index + 1}"
 
 
+class SampleSource(models.TextChoices):
+    PUSH = "push", "Pushed to the API"
+    PROMETHEUS = "prometheus", "Scraped from Prometheus"
+
+
 class HealthSample(models.Model):
     """A live health measurement posted by observability.
 
     No history: samples are immutable, high-volume measurements (never edited, one row per post);
     a history table would double every insert for nothing.
+
+    Identity: (ticket, metric, observed_at, source), or the poster's `idempotency_key` when it
+    sends one. A repeat is not a second observation: counted twice, a retried post would reach
+    the minimum sample count on half the data.
     """
 
     ticket = models.ForeignKey(ChangeTicket, on_delete=models.CASCADE, related_name="samples")
@@ -201,10 +210,26 @@ class HealthSample(models.Model):
     posted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
+    source = models.CharField(
+        max_length=20, choices=SampleSource.choices, default=SampleSource.PUSH
+    )
+    idempotency_key = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["observed_at", "id"]
         indexes = [models.Index(fields=["ticket", "stage_index", "metric", "observed_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "metric", "observed_at", "source"],
+                condition=models.Q(idempotency_key=""),
+                name="one_sample_per_observation",
+            ),
+            models.UniqueConstraint(
+                fields=["ticket", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="one_sample_per_idempotency_key",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.ticket_id} {self.metric}={self.value:g} @ {self.observed_at:%Y-%m-%d %H:%M}"

@@ -8,6 +8,7 @@ bake, so a redelivered tick or a second worker finds nothing due and one bake pr
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,6 +32,7 @@ from .models import (
     Ramp,
     RampStage,
     RolloutPolicy,
+    SampleSource,
 )
 from .plans import default_plan, plan_problems
 
@@ -177,11 +179,46 @@ class SampleRefused(Exception):
         super().__init__(str(errors))
 
 
-def samples_record(ticket, *, acting_user, samples: list[dict]) -> list[HealthSample]:
-    """Store validated samples ({metric, value, observed_at}) for a ramping or halted ticket.
+@dataclass
+class SamplesRecorded:
+    stored: list[HealthSample]
+    duplicates: int  # samples already on record (or repeated within the post): nothing changed
 
-    All or nothing. The ticket row is not locked: samples are high-volume and must not queue
-    behind the sweeper; each sample is filed under the stage that carried traffic when observed.
+
+def _identity(sample: HealthSample) -> tuple:
+    if sample.idempotency_key:
+        return ("key", sample.idempotency_key)
+    return ("observation", sample.metric, sample.observed_at)
+
+
+def _identities_on_record(ticket, rows: list[HealthSample], source: str) -> set[tuple]:
+    keys = [r.idempotency_key for r in rows if r.idempotency_key]
+    times = {r.observed_at for r in rows if not r.idempotency_key}
+    on_record = HealthSample.objects.filter(ticket=ticket)
+    found = {
+        ("key", key)
+        for key in on_record.filter(idempotency_key__in=keys).values_list(
+            "idempotency_key", flat=True
+        )
+    }
+    found |= {
+        ("observation", metric, observed_at)
+        for metric, observed_at in on_record.filter(
+            idempotency_key="", source=source, observed_at__in=times
+        ).values_list("metric", "observed_at")
+    }
+    return found
+
+
+def samples_record(
+    ticket, *, acting_user, samples: list[dict], source: str = SampleSource.PUSH
+) -> SamplesRecorded:
+    """Store validated samples ({metric, value, observed_at[, idempotency_key]}) for a ramping or
+    halted ticket. All or nothing; a sample already on record is skipped and counted as a
+    duplicate (see HealthSample: a retried post must not count twice).
+
+    The ticket row is not locked: samples are high-volume and must not queue behind the sweeper;
+    each sample is filed under the stage that carried traffic when observed.
     """
     ticket = ChangeTicket.objects.get(pk=ticket.pk)
     if ticket.state not in ACTIVE_RAMP_STATES:
@@ -212,12 +249,22 @@ def samples_record(ticket, *, acting_user, samples: list[dict]) -> list[HealthSa
                 observed_at=sample["observed_at"],
                 received_at=now,
                 posted_by=acting_user,
+                source=source,
+                idempotency_key=sample.get("idempotency_key") or "",
             )
         )
     if errors:
         raise SampleRefused(errors)
-    # HealthSample keeps no history (immutable measurements), so a bulk insert is fine here.
-    return HealthSample.objects.bulk_create(rows)
+    seen = _identities_on_record(ticket, rows, source)
+    fresh = []
+    for row in rows:
+        if _identity(row) not in seen:
+            seen.add(_identity(row))
+            fresh.append(row)
+    # HealthSample keeps no history (immutable measurements), so a bulk insert is fine here;
+    # ignore_conflicts covers the same post arriving twice at once (the unique constraints).
+    HealthSample.objects.bulk_create(fresh, ignore_conflicts=True)
+    return SamplesRecorded(stored=fresh, duplicates=len(rows) - len(fresh))
 
 
 @transaction.atomic

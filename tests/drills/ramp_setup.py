@@ -61,9 +61,9 @@ def make(count: int):
             ticket_transition(ticket, "start", acting_user=manager)
         observed = WEDNESDAY_10 + timedelta(minutes=10)
         rows = [
-            {"metric": metric, "value": value, "observed_at": observed}
+            {"metric": metric, "value": value, "observed_at": observed + timedelta(milliseconds=k)}
             for metric, value in HEALTHY.items()
-            for _ in range(20)
+            for k in range(20)
         ]
         with time_machine.travel(observed + timedelta(seconds=5), tick=False):
             samples_record(ticket, acting_user=manager, samples=rows)

@@ -14,7 +14,7 @@ A screenshot of every step goes to test-results/worked-example/NN-step.png.
 import io
 import os
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -85,9 +85,13 @@ class Story:
 
     def post_healthy_samples(self, change_id, observed_at, token):
         rows = [
-            {"metric": metric, "value": value, "observed_at": observed_at.isoformat()}
+            {
+                "metric": metric,
+                "value": value,
+                "observed_at": (observed_at + timedelta(milliseconds=k)).isoformat(),
+            }
             for metric, value in HEALTHY.items()
-            for _ in range(SAMPLES_PER_METRIC)
+            for k in range(SAMPLES_PER_METRIC)
         ]
         response = self.page.request.post(
             f"{self.base}/api/v1/changes/{change_id}/metrics/",

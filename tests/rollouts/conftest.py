@@ -95,14 +95,17 @@ def ramping_ticket(scheduled_ticket, release_manager):
 
 
 def feed(ticket, at, n=20, user=None, **values):
-    """Post `n` samples of every metric observed at `at` (healthy unless overridden)."""
+    """Post `n` samples of every metric observed at `at` (healthy unless overridden).
+
+    The n observations are a millisecond apart: a sample is identified by its metric and
+    observation time, so n identical rows would be one observation (and n - 1 duplicates)."""
     from changemgmt.rollouts.services import samples_record
 
     wanted = {**HEALTHY, **values}
     rows = [
-        {"metric": metric, "value": wanted[metric], "observed_at": at}
+        {"metric": metric, "value": wanted[metric], "observed_at": at + timedelta(milliseconds=k)}
         for metric in METRICS
-        for _ in range(n)
+        for k in range(n)
     ]
     with time_machine.travel(at + timedelta(seconds=5), tick=False):
         return samples_record(ticket, acting_user=user, samples=rows)

@@ -1,6 +1,8 @@
 """Inconclusive is not healthy: a bake that ends without the minimum samples holds and tells the
 release manager once; a manual "promote now" meets the same guards."""
 
+from datetime import timedelta
+
 import pytest
 import time_machine
 
@@ -40,9 +42,13 @@ def test_it_counts_only_gating_guards_for_the_minimum(ramping_ticket):
             ramping_ticket,
             acting_user=None,
             samples=[
-                {"metric": "error_rate", "value": 0.001, "observed_at": ny(2027, 2, 10, 10, 10)}
-            ]
-            * 20,
+                {
+                    "metric": "error_rate",
+                    "value": 0.001,
+                    "observed_at": ny(2027, 2, 10, 10, 10) + timedelta(seconds=k),
+                }
+                for k in range(20)
+            ],
         )
     assert tick(ny(2027, 2, 10, 10, 30)) == [(ramping_ticket.change_id, "promoted to 10%")]
 

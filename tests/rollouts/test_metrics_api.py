@@ -35,7 +35,12 @@ def test_it_accepts_one_sample(post, observability, ramping_ticket):
         {"metric": "error_rate", "value": 0.004, "observed_at": "2027-02-10T15:12:00Z"},
     )
     assert response.status_code == 201, response.json()
-    assert response.json() == {"change_id": ramping_ticket.change_id, "accepted": 1}
+    assert response.json() == {
+        "change_id": ramping_ticket.change_id,
+        "accepted": 1,
+        "duplicates": 0,
+        "detail": "1 stored.",
+    }
     sample = HealthSample.objects.get()
     assert (sample.metric, sample.value, sample.stage_index) == ("error_rate", 0.004, 0)
     assert sample.received_at == NOW and sample.posted_by == observability

@@ -162,7 +162,10 @@ def test_it_keeps_the_blast_radius_rules_whatever_the_plan_and_samples(
                 value = (
                     guard.severe_threshold * 2 if move["bad"] == "severe" else guard.threshold * 1.5
                 )
-            rows += [{"metric": metric, "value": value, "observed_at": now}] * count
+            rows += [
+                {"metric": metric, "value": value, "observed_at": now + timedelta(milliseconds=k)}
+                for k in range(count)
+            ]
         if rows:
             with time_machine.travel(now, tick=False):
                 samples_record(ticket, acting_user=None, samples=rows)
