@@ -5,7 +5,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from changemgmt.web.pagination import CappedCountPaginator
+from changemgmt.pagination import CappedCountPaginator
 
 from .access import require_audit_reader
 from .filters import AuditRecordFilter

@@ -1,4 +1,4 @@
-"""Dashboard and ticket-page panels (see changemgmt/web/panels.py)."""
+"""Dashboard and ticket-page panels (see changemgmt/panels.py)."""
 
 from changemgmt import clock, roles
 

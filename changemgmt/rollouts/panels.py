@@ -1,4 +1,4 @@
-"""The ramp's part of the ticket page and of the dashboard (see changemgmt.web.panels)."""
+"""The ramp's part of the ticket page and of the dashboard (see changemgmt.panels)."""
 
 from django.db.models import Case, When
 

@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
 from changemgmt import clock
-from changemgmt.web.panels import collect
+from changemgmt.panels import collect
 
 from . import rules, services
 from .forms import VoteForm

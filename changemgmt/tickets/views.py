@@ -15,8 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from changemgmt import clock, roles
 from changemgmt.audit.timeline import ticket_timeline
-from changemgmt.web.pagination import CappedCountPaginator
-from changemgmt.web.panels import collect
+from changemgmt.pagination import CappedCountPaginator
+from changemgmt.panels import collect
 
 from . import rules, services
 from .filters import TicketFilter

@@ -4,8 +4,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from changemgmt import roles
-
-from .panels import collect
+from changemgmt.panels import collect
 
 
 def dashboard(request):

@@ -1,9 +1,10 @@
 """Pages assembled from the apps that know their part.
 
-The dashboard and the ticket page show panels from windows, killswitches, rollouts and audit
-without importing them: each app may define `changemgmt/<app>/panels.py` with
-`dashboard_panel(request) -> dict | None` and/or `ticket_panel(request, ticket) -> dict | None`;
-the dict is the context of `templates/<app>/_dashboard_panel.html` / `_ticket_panel.html`.
+The dashboard (web) and the ticket page (tickets) show panels from windows, killswitches, rollouts
+and audit without importing them, which is why this registry sits below every app: each app
+may define `changemgmt/<app>/panels.py` with `dashboard_panel(request) -> dict | None` and/or
+`ticket_panel(request, ticket) -> dict | None`; the dict is the context of
+`templates/<app>/_dashboard_panel.html` / `_ticket_panel.html`.
 """
 
 import importlib
