@@ -7,8 +7,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
-from changemgmt.admin_mixins import ReadOnlyAdminMixin
-
+from .admin_mixins import ReadOnlyAdminMixin
 from .models import AuditRecord, Notification
 
 _history_form_view = SimpleHistoryAdmin.history_form_view

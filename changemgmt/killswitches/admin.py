@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.dispatch import receiver
 from simple_history.admin import SimpleHistoryAdmin
 
-from changemgmt.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, admin_written
+from changemgmt.audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, admin_written
 from changemgmt.catalog.models import AIFeature, AIModel, Tenant
 
 from .models import (

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from changemgmt.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
+from changemgmt.audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 
 from .models import Breach, Guard, GuardPolicy, HealthSample, Ramp, RampStage, RolloutPolicy
 

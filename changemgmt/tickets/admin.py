@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from changemgmt.admin_mixins import ReadOnlyAdminMixin
+from changemgmt.audit.admin_mixins import ReadOnlyAdminMixin
 
 from .models import ChangeTicket
 

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from changemgmt.admin_mixins import AuditedAdminMixin
+from changemgmt.audit.admin_mixins import AuditedAdminMixin
 
 from .models import WEEKDAY_CHOICES, Freeze, WindowPolicy
 

@@ -5,7 +5,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from changemgmt.admin_mixins import AuditedAdminMixin
+from changemgmt.audit.admin_mixins import AuditedAdminMixin
 from changemgmt.audit.chain import history_models
 from changemgmt.audit.models import AuditRecord
 from changemgmt.catalog.models import AIFeature, Cohort, Team
