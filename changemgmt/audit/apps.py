@@ -7,7 +7,6 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit"
 
     def ready(self):
-        from . import hooks, notify
+        from . import hooks
 
         hooks.protect_history_tables()
-        notify.connect_ticket_notifications()

@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import connections, transaction
 from django.db.models import Q
@@ -240,72 +239,3 @@ def post_webhook_now(notification_id: int, *, final_attempt: bool):
     _mark(
         notification_id, attempt=True, webhook_status=NotificationStatus.SENT, reason="webhook sent"
     )
-
-
-# ----- ticket lifecycle notices -----
-
-NOTIFIED_TRANSITIONS = {
-    "submit": "submitted",
-    "approve": "approved",
-    "emergency_approve": "emergency-approved",
-    "schedule": "scheduled",
-    "start": "ramp started",
-    "promote": "promoted",
-    "halt": "HALTED",
-    "resume": "resumed",
-    "roll_back": "ROLLED BACK",
-    "close": "closed",
-    "cancel": "cancelled",
-}
-
-
-def ticket_recipients(ticket) -> list[str]:
-    """The paging list, the release manager, the author and the people on the bridge."""
-    addresses = list(ticket.paging_list or [])
-    for user in (ticket.release_manager, ticket.author):
-        if user is not None and user.email:
-            addresses.append(user.email)
-    bridge = [name for name in ticket.bridge or [] if isinstance(name, str)]
-    if bridge:
-        addresses += (
-            get_user_model()
-            .objects.filter(username__in=bridge)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    return addresses
-
-
-def on_ticket_transitioned(sender, *, ticket, transition, acting_user, reason, source, **kwargs):
-    label = NOTIFIED_TRANSITIONS.get(transition)
-    if label is None:
-        return
-    actor = acting_user.get_username() if acting_user else "system"
-    lines = [
-        f"{ticket.change_id} {label} by {actor}: {ticket.title}",
-        f"State: {source} → {ticket.state}",
-        f"Feature: {ticket.feature.slug} · tier {ticket.risk_tier} · kill switch {ticket.kill_switch}",
-    ]
-    if reason:
-        lines.append(f"Reason: {reason}")
-    notify(
-        f"ticket.{transition}",
-        subject=f"{ticket.change_id} {label}: {ticket.title}",
-        body="\n".join(lines),
-        recipients=ticket_recipients(ticket),
-        ticket=ticket,
-        payload={
-            "change_id": ticket.change_id,
-            "transition": transition,
-            "from": source,
-            "to": ticket.state,
-            "actor": actor,
-            "reason": reason,
-        },
-    )
-
-
-def connect_ticket_notifications():
-    from changemgmt.tickets.services import ticket_transitioned
-
-    ticket_transitioned.connect(on_ticket_transitioned, dispatch_uid="audit_ticket_notifications")

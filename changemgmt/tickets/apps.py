@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class TicketsConfig(AppConfig):
     name = "changemgmt.tickets"
     label = "tickets"
+
+    def ready(self):
+        from . import notices
+
+        notices.connect_ticket_notifications()
