@@ -1,7 +1,7 @@
 """Pages assembled from the apps that know their part.
 
 The dashboard (web) and the ticket page (tickets) show panels from windows, killswitches, rollouts
-and audit without importing them, which is why this registry sits below every app: each app
+and reporting without importing them, which is why this registry sits below every app: each app
 may define `changemgmt/<app>/panels.py` with `dashboard_panel(request) -> dict | None` and/or
 `ticket_panel(request, ticket) -> dict | None`; the dict is the context of
 `templates/<app>/_dashboard_panel.html` / `_ticket_panel.html`.
@@ -9,7 +9,7 @@ may define `changemgmt/<app>/panels.py` with `dashboard_panel(request) -> dict |
 
 import importlib
 
-PANEL_APPS = ["windows", "killswitches", "rollouts", "tickets", "audit"]
+PANEL_APPS = ["windows", "killswitches", "rollouts", "tickets", "reporting"]
 
 
 def collect(kind: str, request, **kwargs) -> list[dict]:

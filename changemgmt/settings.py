@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "changemgmt.windows",
     "changemgmt.killswitches",
     "changemgmt.rollouts",
+    "changemgmt.reporting",
     "changemgmt.web",
 ]
 

@@ -1,6 +1,6 @@
 from changemgmt import roles
+from changemgmt.audit.access import may_read_audit_log
 
-from .access import may_read_audit_log
 from .metrics import chart_data, process_numbers
 
 

@@ -7,19 +7,19 @@ dashboard's cost does not grow with the size of the history.
 import math
 from datetime import timedelta
 
-from django.apps import apps
 from django.db.models import Count, Q
 from django.db.models.functions import TruncWeek
 
 from changemgmt import clock
-
-from .models import AuditRecord
+from changemgmt.audit.models import AuditRecord
+from changemgmt.killswitches.freshness import QUARTER
+from changemgmt.killswitches.models import FeatureSwitch, ModelSwitch, TenantSwitch
+from changemgmt.tickets.models import ChangeTicket
 
 WINDOW = timedelta(days=90)
-# The killswitches rule (one quarter without an exercise is amber, two is stale), read here
-# without importing that app.
-QUARTER = timedelta(days=91)
-SWITCH_MODELS = ("FeatureSwitch", "ModelSwitch", "TenantSwitch")
+# Counted with the killswitches rule (freshness.QUARTER: one quarter without an exercise is amber,
+# two is stale), as one aggregate per layer.
+SWITCH_MODELS = (FeatureSwitch, ModelSwitch, TenantSwitch)
 
 
 def percentile(values, pct: float):
@@ -156,13 +156,7 @@ def emergency_changes(tickets, since, weeks):
 
 def switch_freshness(now):
     counts = {"green": 0, "amber": 0, "stale": 0}
-    available = False
-    for name in SWITCH_MODELS:
-        try:
-            model = apps.get_model("killswitches", name)
-        except LookupError:
-            continue
-        available = True
+    for model in SWITCH_MODELS:
         row = model.objects.aggregate(
             green=Count("pk", filter=Q(last_exercised_at__gt=now - QUARTER)),
             amber=Count(
@@ -177,12 +171,10 @@ def switch_freshness(now):
         counts["green"] += row["green"]
         counts["amber"] += row["amber"]
         counts["stale"] += row["total"] - row["green"] - row["amber"]
-    return counts if available else None
+    return counts
 
 
 def process_numbers(now=None) -> dict:
-    from changemgmt.tickets.models import ChangeTicket
-
     now = now or clock.now()
     since = now - WINDOW
     weeks = _weeks(since, now)

@@ -6,8 +6,8 @@ from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from changemgmt.audit.metrics import percentile, process_numbers
 from changemgmt.audit.recording import save_audited
+from changemgmt.reporting.metrics import percentile, process_numbers
 from tests.factories import FeatureFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
