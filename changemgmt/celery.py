@@ -11,7 +11,7 @@ app.autodiscover_tasks()
 
 # True in a Celery worker's processes. Prefork children end with os._exit, which waits for no
 # thread, so notification emails go out inline there (a task is not a request) instead of on the
-# background thread a web process uses (changemgmt.audit.notify).
+# background thread a web process uses (changemgmt.audit.delivery).
 in_worker = False
 
 

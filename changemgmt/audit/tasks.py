@@ -1,6 +1,7 @@
 from celery import shared_task
 
-from .notify import post_webhook_now, sweep_outbox
+from .delivery import post_webhook_now
+from .outbox import sweep_outbox
 
 
 @shared_task(

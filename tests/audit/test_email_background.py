@@ -12,7 +12,7 @@ from django.db import transaction
 
 from changemgmt import celery as celery_module
 from changemgmt import clock
-from changemgmt.audit import notify
+from changemgmt.audit import delivery, notify, outbox
 from changemgmt.audit.models import Notification, NotificationStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,7 +87,7 @@ def test_a_hung_mail_server_does_not_hold_up_the_caller(hung_mail_server):
     assert hung_mail_server.connected.wait(20), "the background sender never connected"
     assert status_of(notification) == NotificationStatus.PENDING  # still talking to the server
     hung_mail_server.release.set()  # the server hangs up: the attempt fails, and says so
-    notify.drain_email_sender()
+    delivery.drain_email_sender()
     assert status_of(notification) == NotificationStatus.FAILED
 
 
@@ -97,7 +97,7 @@ def test_it_sends_the_email_in_the_background_after_commit(settings):
         notification = notify.notify(
             "ticket.submit", subject="CHG submitted", body="b", recipients=["cab@example.com"]
         )
-    notify.drain_email_sender()  # the email thread is done (SQLite's test database is not
+    delivery.drain_email_sender()  # the email thread is done (SQLite's test database is not
     # shared between threads that write and read at once)
     assert status_of(notification) == NotificationStatus.SENT
     assert [m.subject for m in mail.outbox] == ["[changemgmt] CHG submitted"]
@@ -113,9 +113,9 @@ def test_it_sends_nothing_when_the_transaction_rolls_back(settings):
 
 
 def test_the_sweep_sends_an_email_a_dead_process_left_pending():
-    left = pending("left behind", at=clock.now() - notify.EMAIL_STUCK_AFTER - timedelta(minutes=1))
+    left = pending("left behind", at=clock.now() - outbox.EMAIL_STUCK_AFTER - timedelta(minutes=1))
     fresh_enough = pending("still with its sender")
-    assert notify.sweep_outbox() == 1
+    assert outbox.sweep_outbox() == 1
     assert status_of(left) == NotificationStatus.SENT
     assert status_of(fresh_enough) == NotificationStatus.PENDING
     assert [m.subject for m in mail.outbox] == ["[changemgmt] left behind"]
@@ -123,9 +123,9 @@ def test_the_sweep_sends_an_email_a_dead_process_left_pending():
 
 def test_the_sweep_gives_up_on_an_email_pending_for_days():
     old = pending(
-        "news from last week", at=clock.now() - notify.EMAIL_GIVE_UP_AFTER - timedelta(hours=1)
+        "news from last week", at=clock.now() - outbox.EMAIL_GIVE_UP_AFTER - timedelta(hours=1)
     )
-    notify.sweep_outbox()
+    outbox.sweep_outbox()
     assert status_of(old) == NotificationStatus.FAILED
     assert mail.outbox == []
 
@@ -151,9 +151,9 @@ def test_two_senders_never_send_the_same_email_twice(hung_mail_server):
             "killswitch.flip", subject="once", body="b", recipients=["oncall@example.com"]
         )
     assert hung_mail_server.connected.wait(20)  # the background sender holds the row now
-    notify.send_email_now(notification.pk)  # a second sender: skips the locked row at once
+    delivery.send_email_now(notification.pk)  # a second sender: skips the locked row at once
     assert status_of(notification) == NotificationStatus.PENDING
     assert hung_mail_server.accepted == 1
     hung_mail_server.release.set()
-    notify.drain_email_sender()
+    delivery.drain_email_sender()
     assert status_of(notification) == NotificationStatus.FAILED

@@ -3,7 +3,7 @@ sweep once the broker answers again, and a sent one is never queued twice."""
 
 import pytest
 
-from changemgmt.audit import notify, tasks
+from changemgmt.audit import delivery, notify, outbox, tasks
 from changemgmt.audit.models import Notification, NotificationStatus
 
 pytestmark = pytest.mark.django_db
@@ -31,12 +31,12 @@ def test_it_keeps_an_unqueued_webhook_pending_and_queues_it_when_the_broker_is_b
     notification = Notification.objects.get(pk=sent.pk)
     assert notification.webhook_status == NotificationStatus.PENDING
     assert notification.webhook_queued_at is None
-    assert notify.sweep_outbox() == 0  # still down: nothing queued, nothing lost
+    assert outbox.sweep_outbox() == 0  # still down: nothing queued, nothing lost
 
     broker["up"] = True
-    assert notify.sweep_outbox() == 1
+    assert outbox.sweep_outbox() == 1
     assert broker["queued"] == [sent.pk]
-    assert notify.sweep_outbox() == 0  # queued once, not again on the next sweep
+    assert outbox.sweep_outbox() == 0  # queued once, not again on the next sweep
     assert Notification.objects.get(pk=sent.pk).webhook_queued_at is not None
 
 
@@ -44,6 +44,8 @@ def test_it_never_queues_a_sent_webhook_again(broker, django_capture_on_commit_c
     broker["up"] = True
     with django_capture_on_commit_callbacks(execute=True):
         sent = notify.notify("drill", subject="s", body="b", recipients=["a@example.com"])
-    notify._mark(sent.pk, webhook_status=NotificationStatus.SENT, reason="webhook sent")
-    assert notify.sweep_outbox() == 0
+    delivery.mark_notification(
+        sent.pk, webhook_status=NotificationStatus.SENT, reason="webhook sent"
+    )
+    assert outbox.sweep_outbox() == 0
     assert broker["queued"] == [sent.pk]
