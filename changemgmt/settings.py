@@ -190,6 +190,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "changemgmt.web.throttle.attempted_username"
 AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
 
 if PRODUCTION:

@@ -69,3 +69,13 @@ def test_it_throttles_the_api_token_endpoint_too(axes_on, author, release_manage
     assert fine.status_code == 200 and fine.json()["token"]
     # And the locked account cannot sign in through the form either.
     assert login(Client(), "author", PASSWORD).status_code == 429
+
+
+@pytest.mark.parametrize("endpoint", ["/api/v1/auth/token/", "/accounts/login/"])
+def test_it_counts_a_username_over_255_characters_instead_of_answering_500(db, axes_on, endpoint):
+    # axes stores the attempted name in a 255-character column: PostgreSQL refused the longer one.
+    from axes.models import AccessAttempt
+
+    response = Client().post(endpoint, {"username": "u" * 300, "password": "wrong"})
+    assert response.status_code in (200, 400)
+    assert AccessAttempt.objects.get().username == "u" * 255
