@@ -86,6 +86,11 @@ class ExerciseAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ("switch_path", "game_day", "canary_slice", "flipped_at", "fallback_verified")
     readonly_fields = [f.name for f in Exercise._meta.fields]
 
+    def has_add_permission(self, request):
+        # An exercise is evidence: it is recorded by the game-day flow (a real flip, the gateways'
+        # acks, the time-to-kill), never typed in by hand.
+        return False
+
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     pass

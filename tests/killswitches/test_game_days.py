@@ -147,3 +147,11 @@ def test_it_puts_game_days_on_the_calendar(db):
     assert [e["title"] for e in events if e["kind"] == "game_day"] == [
         "Kill-switch game day 2026-Q4"
     ]
+
+
+def test_it_offers_no_way_to_type_a_game_day_exercise_into_the_admin(admin_client):
+    # Saving the add form (every field read-only) was an IntegrityError; an exercise is evidence
+    # the game-day flow records, so the admin does not add one at all.
+    assert admin_client.get("/admin/killswitches/exercise/add/").status_code == 403
+    assert admin_client.post("/admin/killswitches/exercise/add/", {}).status_code == 403
+    assert not Exercise.objects.exists()
