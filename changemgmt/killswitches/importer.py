@@ -66,7 +66,11 @@ _constructor = yaml.SafeLoader("")
 def _scalar(node, kind, what: str):
     if not isinstance(node, yaml.ScalarNode):
         raise PolicyFileError(_line(node), f"{what} must be a single value")
-    value = _constructor.construct_object(node)
+    try:
+        value = _constructor.construct_object(node)
+    except ValueError:
+        # YAML's resolver took it for a date (2026-13-45, 2027-02-30) that the calendar lacks.
+        raise PolicyFileError(_line(node), f"{what} is not a valid date: {node.value}") from None
     if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = node.value
     if kind is datetime.date and value is None:

@@ -167,3 +167,26 @@ def test_it_loads_the_articles_file_onto_fresh_switches(tmp_path, world):
     exported = io.StringIO()
     call_command("export_gateway_policy", stdout=exported)
     assert exported.getvalue() == golden
+
+
+@pytest.mark.parametrize("expires", ["2026-13-45", "2027-02-30"])
+def test_it_names_the_line_of_an_impossible_expiry_date(tmp_path, expires):
+    from tests.factories import TenantFactory
+
+    TenantFactory(tenant_id="enterprise-tenant-1")
+    text = (
+        "feature_kill_switches: {}\n"
+        "model_kill_switches: []\n"
+        "tenant_kill_switches:\n"
+        "  enterprise-tenant-1:\n"
+        "    ai_disabled: true\n"
+        '    reason: "compliance pause"\n'
+        f"    expires: {expires}\n"
+    )
+    before = snapshot()
+    with pytest.raises(CommandError) as error:
+        run(tmp_path, text)
+    assert f": line 7: enterprise-tenant-1.expires is not a valid date: {expires}" in str(
+        error.value
+    )
+    assert snapshot() == before
