@@ -13,10 +13,10 @@ from changemgmt.wsgi import application  # noqa: F401  (gunicorn's entry point; 
 
 
 def _install():
-    from changemgmt.tickets import services
+    from changemgmt.tickets import filing
     from changemgmt.tickets.models import EvalDelta
 
-    save_audited = services.save_audited
+    save_audited = filing.save_audited
 
     def paused_save_audited(obj, **kwargs):
         hook = os.environ.get("DRILL_HOOK_DIR")
@@ -27,7 +27,7 @@ def _install():
                 time.sleep(0.05)
         return save_audited(obj, **kwargs)
 
-    services.save_audited = paused_save_audited
+    filing.save_audited = paused_save_audited
 
 
 _install()

@@ -231,14 +231,14 @@ def test_it_approves_through_votes_posted_to_the_api(
 def test_it_deploys_on_a_promotion_the_ramp_says_is_the_last(
     core, monkeypatch, author, release_manager
 ):
-    from changemgmt.tickets import services
+    from changemgmt.tickets import transitions
 
     ticket = approved(author, release_manager)
     for step, body in [("schedule", {"planned_start": "2027-02-10T15:00Z"}), ("start", {})]:
         assert post(release_manager, ticket, step, body).status_code == 200
-    monkeypatch.setattr(services, "_final_stage_checks", [])
+    monkeypatch.setattr(transitions, "_final_stage_checks", [])
     assert post(release_manager, ticket, "promote").json()["state"] == "ramping"
-    services.register_final_stage_check(lambda t: t.pk == ticket.pk)
+    transitions.register_final_stage_check(lambda t: t.pk == ticket.pk)
     assert post(release_manager, ticket, "promote").json()["state"] == "deployed"
 
 

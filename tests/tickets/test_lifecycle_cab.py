@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from changemgmt.audit.recording import system_user
-from changemgmt.tickets import services
+from changemgmt.tickets import rules, services
 from changemgmt.tickets.models import State
 from tests.factories import TicketFactory, UserFactory
 from tests.tickets.factories import ALL_TICKED, approve, only_ticket_rules, submitted
@@ -29,7 +29,7 @@ def test_it_withdraws_a_submitted_ticket_to_draft_and_clears_the_votes(
     services.ticket_transition(ticket, "submit", acting_user=author)
     approve(ticket, [cab_feature])
     assert ticket.state == State.SUBMITTED
-    assert services.rules.quorum_missing_seats(ticket) == ["cab_platform"]
+    assert rules.quorum_missing_seats(ticket) == ["cab_platform"]
     approve(ticket, [cab_platform])
     assert ticket.state == State.APPROVED
 

@@ -1,0 +1,180 @@
+"""Ticket transitions: the one path every state change takes (web views, the API, commands and
+Celery tasks). It locks the ticket row, re-checks permission and guards inside the transaction,
+and writes the history row with the acting user and the reason.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.dispatch import Signal
+
+from changemgmt.audit.recording import save_audited
+
+from . import rules
+from .guards import refusals
+from .models import CONTENT_FIELDS, TRANSITIONS, ChangeTicket, State
+
+# Sent after a transition is saved (inside the transaction): rollouts, notifications and the
+# gateway policy listen here so tickets never imports them. Receivers that do outside work must
+# defer it with transaction.on_commit.
+ticket_transitioned = (
+    Signal()
+)  # sender=ChangeTicket, ticket, transition, acting_user, reason, source
+
+REASON_REQUIRED = {"halt", "roll_back", "cancel", "request_changes", "reject"}
+
+# A transition may carry its own inputs (planned_start/slot_ends_at for schedule, review notes for
+# close) but never rewrite the ticket's content or its lifecycle bookkeeping: the record the CAB
+# approved must not be written through a side door.
+NOT_TRANSITION_INPUTS = set(CONTENT_FIELDS) | {
+    "id",
+    "pk",
+    "change_id",
+    "state",
+    "author",
+    "author_id",
+    "feature",
+    "release_manager",
+    "cab_round",
+    "standard_change",
+    "retrospective_due",
+    "approved_fingerprint",
+    "approved_at",
+    "submitted_at",
+    "created_at",
+}
+
+
+# Whether a promotion takes the ramp's last stage is known above tickets (rollouts keeps the
+# stages). That app registers `check(ticket) -> bool` here; a promote without `final=` (the API's
+# `POST …/promote/`) asks it, so every path deploys at the last stage.
+_final_stage_checks: list = []
+
+
+def register_final_stage_check(check):
+    if check not in _final_stage_checks:
+        _final_stage_checks.append(check)
+    return check
+
+
+class TransitionRefused(Exception):
+    """The state or a guard refuses the transition; `reasons` is [(guard name, sentence)]."""
+
+    def __init__(self, transition: str, reasons: list[tuple[str, str]]):
+        self.transition = transition
+        self.reasons = reasons
+        super().__init__("; ".join(reason for _, reason in reasons))
+
+    @property
+    def guard(self) -> str:
+        return self.reasons[0][0] if self.reasons else ""
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+def lock_ticket(ticket_or_pk) -> ChangeTicket:
+    """The ticket's row, locked for this transaction (every use case starts here)."""
+    pk = ticket_or_pk.pk if isinstance(ticket_or_pk, ChangeTicket) else ticket_or_pk
+    return ChangeTicket.objects.select_for_update().select_related("feature").get(pk=pk)
+
+
+def _transition_meta(ticket, name):
+    method = getattr(ticket, name)
+    return method, method._django_fsm
+
+
+def transition_refusals(ticket, name: str, user) -> list[tuple[str, str]]:
+    """Why `user` may not take `name` on `ticket` now: [] when they may."""
+    if name not in TRANSITIONS:
+        return [("unknown_transition", f"Unknown transition '{name}'.")]
+    method, meta = _transition_meta(ticket, name)
+    if not meta.has_transition(ticket.state):
+        label = State(ticket.state).label.lower()
+        return [("state", f"A {label} ticket cannot {name.replace('_', ' ')}.")]
+    if not meta.has_transition_perm(ticket, ticket.state, user):
+        return [("permission", rules.PERMISSION_REASONS[name])]
+    conditions = meta.get_transition(ticket.state).conditions
+    return refusals(conditions, ticket)
+
+
+# Guards on what the caller types in with the transition (a reason, a planned start, review
+# notes), not on the ticket: they cannot refuse before the input is given.
+# The window rule on schedule judges the planned start given with it: a scheduled ticket whose
+# booked slot has passed may still be booked again.
+INPUT_GUARDS = {
+    "reason_is_given",
+    "planned_start_is_set",
+    "planned_start_is_in_an_open_window",
+    "review_notes_are_written",
+}
+
+
+def available_transitions(ticket, user) -> list[str]:
+    """The transitions `user` may take on `ticket` right now (state, role and guards), given the
+    input each one asks for (reason, planned start, review notes)."""
+    return [
+        name
+        for name in TRANSITIONS
+        if all(guard in INPUT_GUARDS for guard, _ in transition_refusals(ticket, name, user))
+    ]
+
+
+def offered_transitions(ticket, user) -> dict[str, list[str]]:
+    """Transitions this user's role could take from this state: name -> refusal sentences (empty
+    when allowed now). The ticket page shows these, with the reason for a refused one."""
+    offered = {}
+    for name in TRANSITIONS:
+        method, meta = _transition_meta(ticket, name)
+        if not meta.has_transition(ticket.state) or name == "approve":
+            continue
+        if not meta.has_transition_perm(ticket, ticket.state, user):
+            continue
+        conditions = meta.get_transition(ticket.state).conditions
+        offered[name] = [reason for _, reason in refusals(conditions, ticket)]
+    return offered
+
+
+@transaction.atomic
+def ticket_transition(
+    ticket, name: str, *, acting_user, reason: str = "", **params
+) -> ChangeTicket:
+    """Take transition `name` as `acting_user`. Raises PermissionDenied or TransitionRefused."""
+    if name not in TRANSITIONS:
+        raise TransitionRefused(name, [("unknown_transition", f"Unknown transition '{name}'.")])
+    ticket = lock_ticket(ticket)
+    reason = (reason or "").strip()
+    ticket._transition_reason = reason
+    final = params.pop("final", None)
+    if name == "promote" and final is None:
+        final = any(check(ticket) for check in _final_stage_checks)
+    model_fields = {f.name for f in ChangeTicket._meta.concrete_fields}
+    if "planned_start" in params and "slot_ends_at" not in params:
+        params["slot_ends_at"] = None  # a new start ends a slot booked before (rebooking)
+    for field, value in params.items():
+        if field in NOT_TRANSITION_INPUTS or field not in model_fields:
+            raise TypeError(f"{field!r} is not an input of a ticket transition.")
+        setattr(ticket, field, value)
+    method, meta = _transition_meta(ticket, name)
+    if meta.has_transition(ticket.state) and not meta.has_transition_perm(
+        ticket, ticket.state, acting_user
+    ):
+        raise PermissionDenied(rules.PERMISSION_REASONS[name])
+    found = transition_refusals(ticket, name, acting_user)
+    if found:
+        raise TransitionRefused(name, found)
+    source = ticket.state
+    method(**({"final": final} if name == "promote" else {}))
+    if reason:
+        ticket.last_reason = reason
+    label = f"{name}: {reason}" if reason else name
+    save_audited(ticket, acting_user=acting_user, reason=label)
+    ticket_transitioned.send(
+        sender=ChangeTicket,
+        ticket=ticket,
+        transition=name,
+        acting_user=acting_user,
+        reason=reason,
+        source=source,
+    )
+    return ticket
