@@ -56,7 +56,7 @@ class QueryCounter:
 
 def _sweeper():
     try:
-        services = importlib.import_module("changemgmt.rollouts.services")
+        services = importlib.import_module("changemgmt.rollouts.sweeper")
     except ModuleNotFoundError:
         return None
     for name in ("advance_all", "advance_rollouts", "rollouts_advance"):

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from . import services
+from . import sweeper
 
 
 @shared_task(
@@ -21,4 +21,4 @@ def advance_rollouts(now: str | None = None) -> int:
     at = datetime.fromisoformat(now) if now else None
     if at is not None and timezone.is_naive(at):
         at = timezone.make_aware(at, UTC)
-    return len(services.advance_all(at))
+    return len(sweeper.advance_all(at))

@@ -12,9 +12,9 @@ django.setup()
 
 # celery -A tests.drills.slow_tick_celery; importing tasks registers advance_rollouts.
 from changemgmt.celery import app  # noqa: E402,F401,I001
-from changemgmt.rollouts import services, tasks  # noqa: E402,F401
+from changemgmt.rollouts import sweeper, tasks  # noqa: E402,F401
 
-_rollout_advance = services.rollout_advance
+_rollout_advance = sweeper.rollout_advance
 SLOW = float(os.environ.get("DRILL_SLOW_TICK_SECONDS", "0"))
 
 
@@ -27,4 +27,4 @@ def _slow_rollout_advance(ticket_id, now):
     return outcome
 
 
-services.rollout_advance = _slow_rollout_advance
+sweeper.rollout_advance = _slow_rollout_advance

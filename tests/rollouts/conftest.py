@@ -112,7 +112,7 @@ def feed(ticket, at, n=20, user=None, **values):
 
 
 def tick(at):
-    from changemgmt.rollouts.services import advance_all
+    from changemgmt.rollouts.sweeper import advance_all
 
     with time_machine.travel(at, tick=False):
         return advance_all(at)

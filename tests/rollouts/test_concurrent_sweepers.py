@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
-from changemgmt.rollouts.services import advance_all
+from changemgmt.rollouts.sweeper import advance_all
 from tests.rollouts.conftest import feed, ny, stage_percent
 
 

@@ -3,7 +3,7 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from changemgmt.rollouts.services import advance_all, due_ticket_ids
+from changemgmt.rollouts.sweeper import advance_all, due_ticket_ids
 from tests.rollouts.conftest import feed, ny
 
 

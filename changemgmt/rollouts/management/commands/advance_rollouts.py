@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from changemgmt import clock
-from changemgmt.rollouts.services import advance_all
+from changemgmt.rollouts.sweeper import advance_all
 
 
 class Command(BaseCommand):
