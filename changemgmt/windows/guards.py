@@ -89,6 +89,30 @@ def now_is_inside_the_booked_slot(ticket):
     return None
 
 
+def _shared_with(ticket, other) -> str:
+    if other.feature_id == ticket.feature_id:
+        return f"same feature {other.feature.slug}"
+    return f"same kill switch {other.kill_switch}"
+
+
+def no_other_ramp_on_the_feature_or_kill_switch(ticket):
+    """No other ticket on the same feature or kill-switch path is ramping or halted: slots booked
+    apart still meet when the first ramp runs past its slot, and the gateway must never carry two
+    ramps of one feature. (The ticket's transition locks its feature row, so two starts on one
+    feature take turns and the second one sees the first.)"""
+    others = policy.active_ramps_sharing(ticket)
+    if not others:
+        return None
+    named = "; ".join(
+        f"{other.change_id} ({other.state}, {_shared_with(ticket, other)})" for other in others
+    )
+    return f"Another ramp holds this feature or kill switch: {named}. Wait until it ends."
+
+
+register("start")(no_other_ramp_on_the_feature_or_kill_switch)
+register("resume")(no_other_ramp_on_the_feature_or_kill_switch)
+
+
 @register("promote")
 def promotion_is_inside_a_window_and_outside_freezes(ticket):
     """Promotions happen inside a standard window and wait out a freeze covering the ticket

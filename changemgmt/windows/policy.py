@@ -178,6 +178,21 @@ def conflicting_tickets(ticket, start: datetime, end: datetime) -> list:
     return found
 
 
+def active_ramps_sharing(ticket) -> list:
+    """Other tickets ramping or halted on the same feature or kill-switch path."""
+    from changemgmt.tickets.models import ChangeTicket
+
+    same = Q(feature_id=ticket.feature_id)
+    if ticket.kill_switch:
+        same |= Q(kill_switch=ticket.kill_switch)
+    return list(
+        ChangeTicket.objects.filter(same, state__in=("ramping", "halted"))
+        .exclude(pk=ticket.pk)
+        .select_related("feature")
+        .order_by("started_at", "id")
+    )
+
+
 # ----- slots -----
 
 
