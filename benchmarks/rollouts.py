@@ -230,7 +230,7 @@ def advance_rollouts_bench(ctx, count) -> dict:
     # A breaching sample on a baking ramp, posted through the API, then the next tick.
     victim = next(t for t, k in zip(tickets, kinds, strict=True) if k == "baking")
     post_at = at + timedelta(seconds=BEAT_SECONDS * 3)
-    client = Client(HTTP_AUTHORIZATION=f"Token {ctx.tokens['release_manager']}")
+    client = Client(HTTP_AUTHORIZATION=f"Token {ctx.tokens['observability']}")
     with clock.frozen_at(post_at):
         response = client.post(
             f"/api/v1/changes/{victim.change_id}/metrics/",

@@ -115,7 +115,7 @@ def prepare_database(args):
     User = get_user_model()
     return {
         name: Token.objects.get_or_create(user=User.objects.get(username=name))[0].key
-        for name in ("gateway", "platform_team", "release_manager", "auditor")
+        for name in ("gateway", "platform_team", "release_manager", "auditor", "observability")
     }
 
 

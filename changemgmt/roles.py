@@ -16,6 +16,8 @@ FEATURE_OWNER = "feature_owner"
 SUPPORT_ENG = "support_eng"
 AUDITOR = "auditor"
 GATEWAY = "gateway"
+# Machine account that posts canary health samples; not a DESIGN.md human role, so not in ALL_ROLES.
+OBSERVABILITY = "observability"
 
 CAB_SEATS = (CAB_PLATFORM, CAB_FEATURE, CAB_RISK, CAB_CUSTOMER)
 ALL_ROLES = (
@@ -46,6 +48,7 @@ ROLE_LABELS = {
     SUPPORT_ENG: "Support engineering",
     AUDITOR: "Auditor",
     GATEWAY: "Gateway (machine)",
+    OBSERVABILITY: "Observability (machine)",
 }
 
 
@@ -68,4 +71,4 @@ def has_role(user, *roles: str) -> bool:
 def is_human_reader(user) -> bool:
     """Anyone signed in with a human role may read the console pages; machine accounts may not."""
     mine = user_roles(user)
-    return bool(mine - {GATEWAY}) or (user.is_authenticated and user.is_superuser)
+    return bool(mine - {GATEWAY, OBSERVABILITY}) or (user.is_authenticated and user.is_superuser)

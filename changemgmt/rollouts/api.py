@@ -1,14 +1,16 @@
 """POST /api/v1/changes/{change_id}/metrics/ — observability posts canary health samples.
 
-Who may post: the `observability` machine account (a group of that name; API token), the
-`platform_team` and a `release_manager` (for drills). One object or a list; all or nothing.
+Who may post: only `observability` machine accounts (a group of that name; API token). Health data
+drives promotion, so a person (even a release manager) may not invent it. One object or a list;
+all or nothing.
 """
 
 import math
 
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,17 +21,15 @@ from changemgmt.tickets.models import ChangeTicket
 from . import services
 from .models import Metric
 
-OBSERVABILITY = "observability"
+OBSERVABILITY = roles.OBSERVABILITY
 MAX_SAMPLES_PER_POST = 1000
 
 
 class SamplePoster(permissions.BasePermission):
-    message = "Only observability, the platform team or a release manager may post samples."
+    message = services.SAMPLE_POSTERS_ONLY
 
     def has_permission(self, request, view):
-        return roles.has_role(
-            request.user, OBSERVABILITY, roles.PLATFORM_TEAM, roles.RELEASE_MANAGER
-        )
+        return roles.has_role(request.user, OBSERVABILITY)
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -104,6 +104,8 @@ class MetricsCreate(APIView):
             recorded = services.samples_record(ticket, acting_user=request.user, samples=rows)
         except services.SampleRefused as refused:
             raise ValidationError(refused.errors) from refused
+        except PermissionDenied as denied:
+            raise exceptions.PermissionDenied(str(denied)) from denied
         accepted, duplicates = len(recorded.stored), recorded.duplicates
         detail = f"{accepted} stored."
         if duplicates:

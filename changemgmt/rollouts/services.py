@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from changemgmt import clock
-from changemgmt.audit.recording import delete_audited, save_audited
+from changemgmt import clock, roles
+from changemgmt.audit.recording import SYSTEM_USERNAME, delete_audited, save_audited
 from changemgmt.tickets import rules
 from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
 from changemgmt.tickets.services import ticket_transition
@@ -161,6 +161,19 @@ def on_ticket_transitioned(sender, *, ticket, transition, acting_user, reason, *
 # ----- health samples and breaches -----
 
 
+SAMPLE_POSTERS_ONLY = (
+    "Only observability accounts (the observability group) may post health samples: they drive "
+    "promotion, so nobody else may invent them."
+)
+
+
+def may_post_samples(user) -> bool:
+    """Observability accounts; None or the system account for in-process collectors."""
+    if user is None or user.username == SYSTEM_USERNAME:
+        return True
+    return roles.has_role(user, roles.OBSERVABILITY)
+
+
 class SampleRefused(Exception):
     def __init__(self, errors: dict):
         self.errors = errors
@@ -208,6 +221,8 @@ def samples_record(
     The ticket row is not locked: samples are high-volume and must not queue behind the sweeper;
     each sample is filed under the stage that carried traffic when observed.
     """
+    if not may_post_samples(acting_user):
+        raise PermissionDenied(SAMPLE_POSTERS_ONLY)
     ticket = ChangeTicket.objects.get(pk=ticket.pk)
     if ticket.state not in ACTIVE_RAMP_STATES:
         raise SampleRefused(

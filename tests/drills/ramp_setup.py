@@ -44,6 +44,7 @@ def make(count: int):
         guards._registry[name] = [c for c in guards.registered(name) if c.guard_name in RAMP_GUARDS]
     users = get_user_model().objects
     author, manager = users.get(username="author"), users.get(username="release_manager")
+    observability = users.get(username="observability")
     feature = AIFeature.objects.get(slug="support-assistant")
     for number in range(count):
         with time_machine.travel(WEDNESDAY_10 - timedelta(days=2), tick=False):
@@ -66,5 +67,5 @@ def make(count: int):
             for k in range(20)
         ]
         with time_machine.travel(observed + timedelta(seconds=5), tick=False):
-            samples_record(ticket, acting_user=manager, samples=rows)
+            samples_record(ticket, acting_user=observability, samples=rows)
     print(f"{count} ramping")

@@ -116,7 +116,7 @@ def test_it_ships_the_prompt_change_to_the_support_assistant(page, live_server):
         # Monday: the demo world (its game day dated today, so the kill switch is current).
         call_command("seed_demo", password=PASSWORD, stdout=io.StringIO())
         story = Story(page, live_server.url, traveller)
-        observability = Token.objects.create(user_id=_user_id("release_manager")).key
+        observability = Token.objects.create(user_id=_user_id("observability")).key
 
         # ----- Monday 15:00: the author files the change with the eval delta, and submits -----
         story.log_in("author")

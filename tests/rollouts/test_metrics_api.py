@@ -46,12 +46,12 @@ def test_it_accepts_one_sample(post, observability, ramping_ticket):
     assert sample.received_at == NOW and sample.posted_by == observability
 
 
-def test_it_accepts_a_list(post, platform_team):
+def test_it_accepts_a_list(post, observability):
     rows = [
         {"metric": m, "value": 0.001, "observed_at": "2027-02-10T15:10:00Z"}
         for m in ("eval_score_drift", "negative_feedback_rate", "latency_p95_ms")
     ]
-    assert post(platform_team, rows).status_code == 201
+    assert post(observability, rows).status_code == 201
     assert HealthSample.objects.count() == 3
 
 
@@ -103,13 +103,30 @@ def test_it_refuses_samples_for_a_ticket_that_is_not_ramping(observability, sche
     assert "not ramping" in str(response.json())
 
 
-@pytest.mark.parametrize("persona", ["author", "gateway", "auditor", "outsider"])
+@pytest.mark.parametrize(
+    "persona",
+    ["author", "gateway", "auditor", "outsider", "release_manager", "platform_team"],
+)
 def test_it_refuses_roles_that_may_not_post(post, persona, request):
+    # Health data drives promotion: a person, even the release manager, may not invent it.
     user = request.getfixturevalue(persona)
     response = post(
         user, {"metric": "error_rate", "value": 0.01, "observed_at": "2027-02-10T15:10:00Z"}
     )
     assert response.status_code == 403
+    assert "observability" in response.json()["detail"]
+    assert HealthSample.objects.count() == 0
+
+
+def test_it_refuses_a_human_poster_in_the_service_too(ramping_ticket, release_manager):
+    from django.core.exceptions import PermissionDenied
+
+    from changemgmt.rollouts.services import samples_record
+
+    row = {"metric": "error_rate", "value": 0.001, "observed_at": ny(2027, 2, 10, 10, 10)}
+    with time_machine.travel(NOW, tick=False), pytest.raises(PermissionDenied) as denied:
+        samples_record(ramping_ticket, acting_user=release_manager, samples=[row])
+    assert "observability" in str(denied.value)
     assert HealthSample.objects.count() == 0
 
 

@@ -125,18 +125,24 @@ class Command(BaseCommand):
             self.style.SUCCESS("Demo loaded: one user per role, usernames = role names.")
         )
 
+    @staticmethod
+    def _seed_user(role, password):
+        group, _ = Group.objects.get_or_create(name=role)
+        user, created = get_user_model().objects.get_or_create(
+            username=role,
+            defaults={"email": f"{role}@example.com", "first_name": roles.ROLE_LABELS[role]},
+        )
+        if created or not user.check_password(password):
+            user.set_password(password)
+            user.save()
+        user.groups.add(group)
+
     def seed_users(self, password):
         User = get_user_model()
         for role in roles.ALL_ROLES:
-            group, _ = Group.objects.get_or_create(name=role)
-            user, created = User.objects.get_or_create(
-                username=role,
-                defaults={"email": f"{role}@example.com", "first_name": roles.ROLE_LABELS[role]},
-            )
-            if created or not user.check_password(password):
-                user.set_password(password)
-                user.save()
-            user.groups.add(group)
+            self._seed_user(role, password)
+        # The machine account observability posts health samples with (its token: README).
+        self._seed_user(roles.OBSERVABILITY, password)
         admin, created = User.objects.get_or_create(
             username="admin",
             defaults={"email": "admin@example.com", "is_staff": True, "is_superuser": True},
