@@ -7,10 +7,15 @@ Definitions (DESIGN.md: "a stage needs a minimum number of samples, and no data 
   `TierPolicy.min_samples_per_stage` samples in the window. With no gating guard at all, the total
   number of samples in the window must reach it instead.
 - *Healthy*: no gating guard has a sample in the window above its threshold.
+- *Acting samples*: the window, plus every sample that *arrived* since the window started, whatever
+  stage it is filed under: a breach observed at 1% but posted after the promotion to 10% still
+  acts (issue 11 item 3). Samples that arrived before the window were judged when they arrived.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from django.db.models import Q
 
 from changemgmt.catalog.models import TierPolicy
 
@@ -22,6 +27,10 @@ class Finding:
     guard: object
     value: float
     severe: bool
+    observed_at: datetime | None = None
+    received_at: datetime | None = None
+    stage_index: int | None = None
+    late: bool = False  # observed outside the current window (an earlier stage or before resume)
 
     @property
     def threshold(self) -> float:
@@ -47,6 +56,16 @@ def window_samples(ticket, ramp):
     if ramp.bake_started_at:
         qs = qs.filter(observed_at__gte=ramp.bake_started_at)
     return qs
+
+
+def acting_samples(ticket, ramp):
+    """The samples a guard acts on: the window, and late arrivals filed anywhere."""
+    qs = HealthSample.objects.filter(ticket=ticket)
+    window = Q(stage_index=ramp.current_index)
+    if ramp.bake_started_at is None:
+        return qs.filter(window)
+    window &= Q(observed_at__gte=ramp.bake_started_at)
+    return qs.filter(window | Q(received_at__gte=ramp.bake_started_at))
 
 
 def gating_guards(ticket) -> list:
@@ -85,13 +104,18 @@ def worst_finding(ticket, ramp) -> Finding | None:
     guards = {g.metric: g for g in gating_guards(ticket)}
     if not guards:
         return None
-    samples = window_samples(ticket, ramp).filter(metric__in=list(guards))
-    for metric, value in samples.values_list("metric", "value"):
+    samples = acting_samples(ticket, ramp).filter(metric__in=list(guards))
+    rows = samples.values_list("metric", "value", "observed_at", "received_at", "stage_index")
+    for metric, value, observed_at, received_at, stage_index in rows:
         guard = guards[metric]
-        if guard.breaches_severely(value):
-            findings.append(Finding(guard, value, severe=True))
-        elif guard.breaches(value):
-            findings.append(Finding(guard, value, severe=False))
+        severe = guard.breaches_severely(value)
+        if severe or guard.breaches(value):
+            late = stage_index != ramp.current_index or (
+                ramp.bake_started_at is not None and observed_at < ramp.bake_started_at
+            )
+            findings.append(
+                Finding(guard, value, severe, observed_at, received_at, stage_index, late)
+            )
     if not findings:
         return None
     return max(

@@ -245,6 +245,9 @@ class Breach(models.Model):
     threshold = models.FloatField()
     severe = models.BooleanField(default=False)
     created_at = models.DateTimeField()
+    # The breaching sample's own times: a late sample acts when it arrives (health.acting_samples).
+    observed_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

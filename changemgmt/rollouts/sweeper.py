@@ -18,6 +18,7 @@ from changemgmt.audit.notify import notify
 from changemgmt.audit.recording import save_audited, system_user
 from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
 from changemgmt.tickets.services import TransitionRefused, ticket_transition
+from changemgmt.windows import policy as windows_policy
 
 from . import health, windows_bridge
 from .models import Breach, HealthSample, Metric, Ramp, RampStage
@@ -49,6 +50,18 @@ def _hold(ticket, ramp, stage, now) -> str | None:
     return "held: inconclusive"
 
 
+def _late_note(ticket, finding) -> str:
+    """' (observed … in the 1% stage, arrived …)' for a sample judged after its own window."""
+    if not finding.late:
+        return ""
+    filed = ticket.ramp_stages.filter(index=finding.stage_index).first()
+    where = f" in the {filed.percent}% stage" if filed else ""
+    return (
+        f" (observed {windows_policy.local_short(finding.observed_at)}{where}, "
+        f"arrived {windows_policy.local_short(finding.received_at)})"
+    )
+
+
 @transaction.atomic
 def rollout_advance(ticket_id: int, now: datetime) -> str | None:
     """Evaluate one ramp as of `now`: roll back, halt, promote, hold, or nothing. Returns what it
@@ -77,7 +90,7 @@ def rollout_advance(ticket_id: int, now: datetime) -> str | None:
             )
             sentence = (
                 f"{finding.guard.metric} {finding.value:g} > {finding.threshold:g} "
-                f"at {stage.percent}% stage"
+                f"at {stage.percent}% stage{_late_note(ticket, finding)}"
             )
             if not already.filter(severe=finding.severe).exists():
                 save_audited(
@@ -89,6 +102,8 @@ def rollout_advance(ticket_id: int, now: datetime) -> str | None:
                         threshold=finding.threshold,
                         severe=finding.severe,
                         created_at=now,
+                        observed_at=finding.observed_at,
+                        received_at=finding.received_at,
                     ),
                     acting_user=system,
                     reason=sentence,
@@ -160,12 +175,17 @@ def due_ticket_ids(now: datetime) -> list[int]:
         value__lt=-F(f"{guard}threshold"),
     )
     # One filter() call, so every guard condition uses the same join (the sample's own guard).
+    # The current window, and late arrivals filed under any stage (health.acting_samples).
+    in_window = Q(
+        stage_index=F("ticket__ramp__current_index"),
+        observed_at__gte=F("ticket__ramp__bake_started_at"),
+    )
+    arrived_late = Q(received_at__gte=F("ticket__ramp__bake_started_at"))
     breaching = (
         HealthSample.objects.filter(
             over_threshold,
+            in_window | arrived_late,
             ticket__state__in=ACTIVE_RAMP_STATES,
-            stage_index=F("ticket__ramp__current_index"),
-            observed_at__gte=F("ticket__ramp__bake_started_at"),
             **{f"{guard}metric": F("metric"), f"{guard}observe_only": False},
         )
         .values_list("ticket_id", flat=True)
