@@ -16,6 +16,7 @@ from changemgmt.catalog.models import AIFeature, AIModel, Tenant
 
 from .models import FeatureSwitch, ModelSwitch, TenantSwitch
 from .policy import policy_bump
+from .services import policy_today
 
 SECTIONS = ("feature_kill_switches", "model_kill_switches", "tenant_kill_switches")
 
@@ -237,6 +238,11 @@ def _plan_tenants(node) -> list[Change]:
         expires = _scalar(fields["expires"], datetime.date, f"{tenant_id}.expires")
         if isinstance(expires, datetime.datetime):
             raise PolicyFileError(_line(fields["expires"]), f"{tenant_id}.expires must be a date")
+        if expires is not None and expires < policy_today():
+            # The flip API refuses a past expiry; so does the file, or the sweep lifts it at once.
+            raise PolicyFileError(
+                _line(fields["expires"]), f"{tenant_id}.expires is in the past ({expires})"
+            )
         switch = TenantSwitch.objects.filter(tenant=tenant).first()
         after = {"ai_disabled": ai_disabled, "reason": reason, "expires": expires}
         before = (

@@ -144,7 +144,7 @@ def killswitch_flip(
         errors["reason"] = "A reason is required to flip a kill switch."
     if expires is not None and layer != "tenant":
         errors["expires"] = "Only tenant switches expire."
-    elif expires is not None and expires < clock.now().date():
+    elif expires is not None and expires < policy_today():
         errors["expires"] = "The expiry date is in the past."
     if errors:
         raise ValidationError(errors)
@@ -242,10 +242,19 @@ def gateway_status(now=None) -> list[dict]:
 # ----- tenant switch expiry (Celery beat: changemgmt.killswitches.tasks) -----
 
 
+def policy_today() -> date:
+    """Today in the release policy's time zone. A tenant switch's `expires` is a day, and a day
+    lasts until it ends there: "expires 2026-06-30" keeps the AI off through June 30th in New
+    York, not until 20:00 that evening (UTC midnight)."""
+    from changemgmt.windows.policy import current_policy
+
+    return clock.now().astimezone(current_policy().zone).date()
+
+
 def sweep_tenant_expiry() -> dict:
     """Lift tenant switches past `expires`; warn owners 7 days ahead, once. Each row is claimed
     with skip_locked and re-checked, so redelivery and several workers are harmless."""
-    today = clock.now().date()
+    today = policy_today()
     lifted = warned = 0
     candidates = TenantSwitch.objects.filter(ai_disabled=True, expires__isnull=False).order_by("pk")
     for pk in candidates.values_list("pk", flat=True):
