@@ -7,13 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from changemgmt import roles
+from changemgmt.api_fields import StrictBooleanField, StrictIntegerField
 
 from . import services
 from .models import LAYERS
 
 
 class FlipSerializer(serializers.Serializer):
-    engaged = serializers.BooleanField(help_text="True: the AI is off (the switch engaged).")
+    engaged = StrictBooleanField(help_text="True: the AI is off (the switch engaged).")
     reason = serializers.CharField(max_length=500, allow_blank=False, trim_whitespace=True)
     expires = serializers.DateField(required=False, allow_null=True)
 
@@ -24,15 +25,6 @@ class FlipResultSerializer(serializers.Serializer):
     changed = serializers.BooleanField()
     version = serializers.IntegerField()
     detail = serializers.CharField()
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """An integer in the JSON, not "42" and not true."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class AckSerializer(serializers.Serializer):

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from changemgmt import clock, roles
+from changemgmt.api_fields import AwareDateTimeField
 from changemgmt.tickets.models import ChangeTicket
 
 from . import services
@@ -45,7 +46,7 @@ class FiniteFloatField(serializers.FloatField):
 class SampleSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=Metric.choices)
     value = FiniteFloatField()
-    observed_at = serializers.DateTimeField()
+    observed_at = AwareDateTimeField()
     idempotency_key = serializers.CharField(
         max_length=100,
         required=False,
@@ -77,7 +78,10 @@ class MetricsCreate(APIView):
         summary="Post canary health samples (one object or a list)",
         request=PolymorphicProxySerializer(
             component_name="Samples",
-            serializers=[SampleSerializer, SampleSerializer(many=True)],
+            serializers=[
+                SampleSerializer,
+                SampleSerializer(many=True, max_length=MAX_SAMPLES_PER_POST),
+            ],
             resource_type_field_name=None,
             many=False,
         ),

@@ -13,7 +13,7 @@ from django.db.models import Q
 from changemgmt import roles
 from changemgmt.catalog.models import AIFeature, AIModel, RiskTier, Tenant
 
-from .models import CHECKLIST_ITEMS, ChangeTicket, Decision
+from .models import CHECKLIST_ITEMS, MAX_EVAL_ROWS, ChangeTicket, Decision
 
 BASE_REGIONS = ("AU", "CA", "EU", "US")
 
@@ -309,7 +309,7 @@ EvalDeltaFormSet = forms.formset_factory(
     formset=BaseEvalDeltaFormSet,
     extra=2,
     can_delete=True,
-    max_num=50,
+    max_num=MAX_EVAL_ROWS,
     validate_max=True,
 )
 

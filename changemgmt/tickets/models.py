@@ -378,6 +378,10 @@ TRANSITIONS = (
 )
 
 
+# Rows one ticket may carry, on the page and over the API alike.
+MAX_EVAL_ROWS = 50
+
+
 class EvalDelta(models.Model):
     """One row of the eval-results delta vs the deployed version; the delta is derived."""
 

@@ -12,10 +12,19 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from changemgmt import roles
+from changemgmt.api_fields import AwareDateTimeField, StrictBooleanField, StrictIntegerField
 from changemgmt.catalog.models import AIFeature, RiskTier
 
 from . import rules
-from .models import CHECKLIST_ITEMS, TRANSITIONS, ChangeTicket, Classification, Decision, Vote
+from .models import (
+    CHECKLIST_ITEMS,
+    MAX_EVAL_ROWS,
+    TRANSITIONS,
+    ChangeTicket,
+    Classification,
+    Decision,
+    Vote,
+)
 
 TEXT_MAX = 5000
 BIG_INT_MAX = 9_223_372_036_854_775_807
@@ -28,22 +37,6 @@ class StrictFloatField(serializers.FloatField):
         if isinstance(data, bool):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    def to_internal_value(self, data):
-        if isinstance(data, bool):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """JSON true/false only (DRF would also take "yes", 1, "on")."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
 
 
 class EvalDeltaSerializer(serializers.Serializer):
@@ -71,7 +64,7 @@ class ArtifactsSerializer(serializers.Serializer):
 
 
 class ReleaseWindowSerializer(serializers.Serializer):
-    planned_start = serializers.DateTimeField(allow_null=True, required=False)
+    planned_start = AwareDateTimeField(allow_null=True, required=False)
     slot_ends_at = serializers.DateTimeField(read_only=True, allow_null=True)
     bridge_url = serializers.URLField(max_length=500, allow_blank=True, required=False)
     bridge = serializers.ListField(
@@ -151,7 +144,7 @@ class ChangeSerializer(serializers.Serializer):
         required=False,
         error_messages={"does_not_exist": "'{value}' is not a release manager."},
     )
-    eval_deltas = EvalDeltaSerializer(many=True, required=False)
+    eval_deltas = EvalDeltaSerializer(many=True, required=False, max_length=MAX_EVAL_ROWS)
     rollback_plan = serializers.CharField(max_length=TEXT_MAX, allow_blank=True, required=False)
     kill_switch = serializers.CharField(
         max_length=200,
@@ -232,7 +225,7 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class ScheduleSerializer(ReasonSerializer):
-    planned_start = serializers.DateTimeField()
+    planned_start = AwareDateTimeField()
 
 
 class CloseSerializer(ReasonSerializer):

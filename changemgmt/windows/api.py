@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from changemgmt import clock, roles
+from changemgmt.api_fields import AwareDateTimeField
 from changemgmt.tickets.models import ChangeTicket
 
 from . import policy
@@ -55,8 +56,8 @@ class WindowsSerializer(serializers.Serializer):
 
 
 class RangeSerializer(serializers.Serializer):
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
+    start = AwareDateTimeField(required=False)
+    end = AwareDateTimeField(required=False)
 
     def validate(self, data):
         now = clock.now()
