@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from changemgmt import roles
 from changemgmt.tickets import rules
+from changemgmt.tickets.forms import ReasonForm
 from changemgmt.tickets.models import ChangeTicket
 from changemgmt.tickets.services import TransitionRefused, ticket_transition
 
@@ -129,7 +130,14 @@ def control(request, change_id, name):
     ticket = _ticket(change_id)
     if not rules.may_release(ticket, request.user):
         raise PermissionDenied("Only the release manager may steer the ramp.")
-    reason = (request.POST.get("reason") or "").strip()[:5000]
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        # Refused whole, as the API does: a reason cut short is not the reason that was given.
+        messages.error(
+            request, f"{CONTROL_LABELS[name]} refused: Reason: " + " ".join(form.errors["reason"])
+        )
+        return _back(ticket)
+    reason = form.cleaned_data["reason"]
     try:
         if name == "promote":
             services.rollout_promote_now(ticket, acting_user=request.user, reason=reason)
