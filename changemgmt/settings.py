@@ -249,6 +249,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The gateway documents are plain Django views; the hook documents them and their signature.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "changemgmt.killswitches.schema.add_gateway_documents",
+    ],
 }
 
 # History: the acting user and a reason on every row; no revert (it would bypass the state machine).

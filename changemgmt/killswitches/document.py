@@ -11,6 +11,10 @@ import re
 from .models import FeatureSwitch, ModelSwitch, TenantSwitch
 
 HEADER = "# gateway-policies/kill-switches.yaml"
+# The served YAML names its version inside the signed bytes, so an old signed copy cannot be
+# replayed as the current one. A comment keeps the article's shape (YAML readers skip it); the
+# exported file for editing and import has no version line.
+VERSION_COMMENT = "# policy-version: {version}"
 MODEL_COMMENT = "# Set to true to immediately stop new traffic to this model"
 
 # A scalar YAML reads back as the same string without quotes (and not as a bool, null or number).
@@ -40,9 +44,11 @@ def switches():
     return list(features), list(models), list(tenants)
 
 
-def render_yaml() -> str:
+def render_yaml(version: int | None = None) -> str:
     features, models, tenants = switches()
     lines = [HEADER]
+    if version is not None:
+        lines.append(VERSION_COMMENT.format(version=version))
     lines.append("feature_kill_switches:" + ("" if features else " {}"))
     for s in features:
         lines += [

@@ -75,6 +75,9 @@ def _serve(request, fmt: str):
             body, signature, content_type = doc.json, doc.json_signature, "application/json"
         response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
         response["X-Policy-Signature"] = signature
+        # Which key signed it (sha256 of the raw public key, 16 hex digits): a gateway that pins
+        # two keys during a rotation picks the right one without trying both.
+        response["X-Policy-Key-Id"] = doc.key_id
         at = (doc.version, at[1])
     response["ETag"] = etag
     response["X-Policy-Version"] = str(at[0])
@@ -99,4 +102,6 @@ def public_key(request):
     refused = _refused(_caller(request)[0])
     if refused is not None:
         return refused
-    return HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
+    response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
+    response["X-Policy-Key-Id"] = signing.key_id()
+    return response

@@ -87,6 +87,7 @@ class Served:
     json: bytes
     yaml_signature: str
     json_signature: str
+    key_id: str = ""
 
     def etag(self, fmt: str) -> str:
         return etag_for(self.version, fmt)
@@ -103,6 +104,7 @@ def _served(doc: PolicyDocument) -> Served:
         doc.json_text.encode(),
         doc.yaml_signature,
         doc.json_signature,
+        doc.key_id,
     )
 
 
@@ -118,7 +120,7 @@ def ensure_document() -> Served:
     doc = PolicyDocument.objects.filter(version=version).first()
     key_id = signing.key_id()
     if doc is None:
-        yaml_text = document.render_yaml()
+        yaml_text = document.render_yaml(version)
         json_text = document.render_json(version, _sections)
         doc = PolicyDocument.objects.create(
             version=version,

@@ -1,6 +1,9 @@
 """After seed_demo the YAML is the article's `gateway-policies/kill-switches.yaml`, byte for byte,
-with one addition: the worked example's `support-assistant` feature switch (three lines after
-underwriting-decision-v2), which DESIGN.md's demo adds."""
+with two additions: the worked example's `support-assistant` feature switch (three lines after
+underwriting-decision-v2), which DESIGN.md's demo adds, and, as served, the `# policy-version: N`
+comment line after the header, which puts the version inside the signed bytes (issue 12.4: without
+it an old signed YAML could be replayed as the current one). The golden file is the exported form,
+without that line, which is what `import_gateway_policy` round-trips."""
 
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,7 +57,11 @@ def test_it_serves_the_articles_yaml_after_seed_demo(seeded, client):
         "/gateway-policies/kill-switches.yaml", HTTP_AUTHORIZATION=f"Token {token.key}"
     )
     assert response.status_code == 200
-    assert response.content.decode() == GOLDEN.read_text()
+    version = response["X-Policy-Version"]
+    header = "# gateway-policies/kill-switches.yaml\n"
+    served = response.content.decode()
+    assert served.startswith(f"{header}# policy-version: {version}\n")
+    assert served.replace(f"# policy-version: {version}\n", "", 1) == GOLDEN.read_text()
 
 
 def test_it_seeds_a_passed_exercise_of_every_switch(django_capture_on_commit_callbacks):

@@ -73,3 +73,21 @@ def test_it_refuses_the_schema_and_docs_to_a_gateway_account(gateway):
         assert response.status_code == 403, path
     refused = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert "a gateway reads its policy" in refused.content.decode()
+
+
+def test_it_documents_the_gateway_documents_and_how_to_verify_them(schema):
+    """Issue 12.4: /api/schema/ omitted the gateway policy, its YAML and the public key."""
+    paths = schema["paths"]
+    for path in [
+        "/api/v1/gateway-policy", "/gateway-policies/kill-switches.yaml", "/gateway-policies/public-key",
+    ]:  # fmt: skip
+        assert set(paths[path]["get"]["responses"]) >= {"200", "401", "403"}, path
+    json_doc = paths["/api/v1/gateway-policy"]["get"]
+    assert set(json_doc["responses"]["200"]["headers"]) >= {
+        "ETag", "X-Policy-Version", "X-Policy-Signature", "X-Policy-Key-Id",
+    }  # fmt: skip
+    assert "304" in json_doc["responses"]
+    assert json_doc["parameters"][0]["name"] == "If-None-Match"
+    for words in ["exact response body", "Ed25519", "base64", "SubjectPublicKeyInfo",
+                  "# policy-version: N", "SHA-256 of the raw 32-byte public key"]:  # fmt: skip
+        assert words in json_doc["description"], words
