@@ -5,9 +5,11 @@ and bumps the policy version; the admin shows it read-only. Policy documents and
 """
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.dispatch import receiver
 from simple_history.admin import SimpleHistoryAdmin
 
+from changemgmt import roles
 from changemgmt.audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, admin_written
 from changemgmt.catalog.models import AIFeature, AIModel, Tenant
 
@@ -107,8 +109,21 @@ class PolicyDocumentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Gateway)
-class GatewayAdmin(ReadOnlyAdmin):
-    list_display = ("gateway_id", "acked_version", "acked_at")
+class GatewayAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+    """Admins add gateway names and bind each to the account that may ack for it; the acked
+    version and time come only from acks."""
+
+    list_display = ("gateway_id", "account", "acked_version", "acked_at")
+    fields = ("gateway_id", "account", "acked_version", "acked_at")
+    readonly_fields = ("acked_version", "acked_at")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "account":
+            kwargs["queryset"] = get_user_model().objects.filter(groups__name=roles.GATEWAY)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # its acks are records
 
 
 @admin.register(GatewayAck)

@@ -1,5 +1,6 @@
 """Kill-switch flips and gateway acks over the API (DESIGN.md "Interfaces")."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -72,7 +73,12 @@ class FlipView(APIView):
 
 
 class AckView(APIView):
-    @extend_schema(request=AckSerializer, responses={200: AckSerializer})
+    @extend_schema(
+        request=AckSerializer,
+        responses={200: AckSerializer},
+        description="Report the policy version this gateway applied. The account must be bound "
+        "to the gateway name by an admin (admin → Gateways); any other name is refused with 403.",
+    )
     def post(self, request):
         if not roles.has_role(request.user, roles.GATEWAY):
             return Response(
@@ -81,9 +87,12 @@ class AckView(APIView):
             )
         form = AckSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        gateway = services.gateway_ack(
-            gateway_id=form.validated_data["gateway"],
-            version=form.validated_data["version"],
-            acting_user=request.user,
-        )
+        try:
+            gateway = services.gateway_ack(
+                gateway_id=form.validated_data["gateway"],
+                version=form.validated_data["version"],
+                acting_user=request.user,
+            )
+        except PermissionDenied as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
         return Response({"gateway": gateway.gateway_id, "version": gateway.acked_version})

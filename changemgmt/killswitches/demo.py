@@ -29,6 +29,9 @@ TENANT_SWITCHES = [
     ),
 ]
 REASON = "seed_demo"
+# The reference gateway of `make run` (changemgmt_gateway.reference) acks as this name with the
+# demo `gateway` account.
+DEMO_GATEWAY = "gw-demo-1"
 
 
 def still_ahead(expires: date, today: date) -> date:
@@ -40,6 +43,17 @@ def still_ahead(expires: date, today: date) -> date:
 
 
 def seed(acting_user, stdout):
+    from django.contrib.auth import get_user_model
+
+    from .services import gateway_bind
+
+    account = get_user_model().objects.filter(username="gateway").first()
+    if account is not None:
+        gateway_bind(gateway_id=DEMO_GATEWAY, account=account, acting_user=acting_user)
+    seed_switches(acting_user, stdout)
+
+
+def seed_switches(acting_user, stdout):
     now = clock.now()
     created = []
     for slug, enabled, fallback in FEATURE_SWITCHES:

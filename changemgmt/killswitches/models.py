@@ -160,7 +160,18 @@ class SigningKey(models.Model):
 
 
 class Gateway(models.Model):
+    """A gateway name, bound by an admin to the account that may ack for it: a gateway credential
+    cannot report for another gateway (the console and game days' time-to-kill trust acks)."""
+
     gateway_id = models.CharField(max_length=120, unique=True)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="gateway_names",
+        help_text="The gateway account that may ack as this name; unbound names are refused.",
+    )
     acked_version = models.PositiveBigIntegerField(default=0)
     acked_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()

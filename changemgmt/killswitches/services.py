@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from changemgmt import clock, roles
 from changemgmt.audit.notify import notify
@@ -177,7 +177,8 @@ def killswitch_flip(
 
 @transaction.atomic
 def gateway_ack(*, gateway_id: str, version: int, acting_user) -> Gateway:
-    """Record that `gateway_id` applied policy `version` (≤ the current version)."""
+    """Record that `gateway_id` applied policy `version` (≤ the current version). The name must
+    be bound to the acting account (admin): one credential cannot ack for another gateway."""
     if not roles.has_role(acting_user, roles.GATEWAY):
         raise PermissionDenied("Only a gateway account may ack the policy.")
     gateway_id = (gateway_id or "").strip()
@@ -190,15 +191,10 @@ def gateway_ack(*, gateway_id: str, version: int, acting_user) -> Gateway:
         errors["version"] = f"Version {version} does not exist yet (current {current_version()})."
     if errors:
         raise ValidationError(errors)
-    now = clock.now()
     gateway = Gateway.objects.select_for_update().filter(gateway_id=gateway_id).first()
-    if gateway is None:
-        try:
-            with transaction.atomic():
-                gateway = Gateway.objects.create(gateway_id=gateway_id)
-        except IntegrityError:
-            pass
-        gateway = Gateway.objects.select_for_update().get(gateway_id=gateway_id)
+    if gateway is None or gateway.account_id != acting_user.pk:
+        raise PermissionDenied(gateway_not_bound_reason(gateway_id, acting_user))
+    now = clock.now()
     GatewayAck.objects.create(gateway=gateway, version=version, acked_at=now)
     # A late ack of an older version does not move the gateway backwards.
     if version >= gateway.acked_version:
@@ -208,32 +204,69 @@ def gateway_ack(*, gateway_id: str, version: int, acting_user) -> Gateway:
     return gateway
 
 
+def gateway_not_bound_reason(gateway_id: str, account) -> str:
+    return (
+        f"The gateway '{gateway_id}' is not bound to the account '{account.get_username()}': "
+        "an admin binds gateway names to their account (admin → Gateways)."
+    )
+
+
+@transaction.atomic
+def gateway_bind(*, gateway_id: str, account, acting_user) -> Gateway:
+    """Bind a gateway name to the gateway account that may ack for it (seed_demo, tests; admins
+    use the admin page)."""
+    if not roles.has_role(account, roles.GATEWAY):
+        raise ValidationError({"account": f"'{account.get_username()}' is not a gateway account."})
+    gateway = Gateway.objects.select_for_update().filter(gateway_id=gateway_id).first()
+    gateway = gateway or Gateway(gateway_id=gateway_id)
+    if gateway.pk and gateway.account_id == account.pk:
+        return gateway
+    gateway.account = account
+    save_audited(gateway, acting_user=acting_user, reason=f"bound to {account.get_username()}")
+    return gateway
+
+
 LAG_AFTER = timedelta(minutes=5)
 REPORTING_WITHIN = timedelta(days=1)
 
 
 def gateway_status(now=None) -> list[dict]:
-    """Each gateway's acked version and age; lagging when behind the current version for longer
-    than LAG_AFTER (a gateway polling normally catches up within a minute or two)."""
+    """Each gateway's acked version, how far behind it is in versions and in seconds (since the
+    first version it has not acked was published), and a level: green when current, amber while
+    behind, red ("lagging") when behind for longer than LAG_AFTER (a gateway polling normally
+    catches up within seconds), grey when it has not reported for REPORTING_WITHIN."""
     from .models import PolicyVersion
 
     now = now or clock.now()
     row = PolicyVersion.objects.filter(pk=1).first()
     current = row.current if row else 0
-    changed_at = row.changed_at if row else None
+    gateways = list(Gateway.objects.select_related("account"))
+    # When each missed version was published: its bump's history row (one query for all).
+    missed = {g.acked_version + 1 for g in gateways if g.acked_version < current}
+    published = dict(
+        PolicyVersion.history.filter(current__in=missed)
+        .order_by("history_date")
+        .values_list("current", "history_date")
+    )
     rows = []
-    for gateway in Gateway.objects.all():
+    for gateway in gateways:
         age = (now - gateway.acked_at) if gateway.acked_at else None
-        behind = gateway.acked_version < current
-        lagging = behind and (changed_at is None or now - changed_at > LAG_AFTER)
+        behind_by = max(0, current - gateway.acked_version)
+        since = published.get(gateway.acked_version + 1) if behind_by else None
+        lag = (now - since) if since else (age if behind_by else timedelta(0))
+        reporting = age is not None and age <= REPORTING_WITHIN
+        lagging = bool(behind_by) and (lag is None or lag > LAG_AFTER)
+        level = "green" if not behind_by else ("red" if lagging else "amber")
         rows.append(
             {
                 "gateway": gateway,
                 "acked_version": gateway.acked_version,
-                "behind_by": current - gateway.acked_version,
+                "behind_by": behind_by,
+                "lag_seconds": None if lag is None else max(0.0, lag.total_seconds()),
                 "age": age,
-                "reporting": age is not None and age <= REPORTING_WITHIN,
+                "reporting": reporting,
                 "lagging": lagging,
+                "level": level if reporting else "grey",
             }
         )
     return rows

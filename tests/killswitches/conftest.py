@@ -68,3 +68,15 @@ def redis_cache(settings):
     }
     # No cache.clear() afterwards: that flushes the whole Redis DB (the Celery broker too). The
     # keys carry this test's prefix and expire within a minute.
+
+
+@pytest.fixture
+def gateway_names(gateway):
+    """gw-eu-1 and gw-us-1, bound to the gateway persona: the names its token may ack for."""
+    from changemgmt.audit.recording import system_user
+    from changemgmt.killswitches.services import gateway_bind
+
+    return [
+        gateway_bind(gateway_id=name, account=gateway, acting_user=system_user())
+        for name in ("gw-eu-1", "gw-us-1")
+    ]

@@ -79,7 +79,7 @@ def test_it_answers_404_for_an_unknown_switch(client, platform_team):
     assert client.get("/kill-switches/model/nope/flip/").status_code == 404
 
 
-def test_it_shows_the_gateways_and_flags_a_lagging_one(client, auditor, gateway):
+def test_it_shows_the_gateways_and_flags_a_lagging_one(client, auditor, gateway, gateway_names):
     from datetime import timedelta
 
     import time_machine

@@ -45,7 +45,7 @@ def test_it_reschedules_inside_the_quarter_only(platform_team, auditor):
 
 
 def test_it_runs_an_exercise_measuring_time_to_kill_from_gateway_acks(
-    feature_switch, platform_team, gateway
+    feature_switch, platform_team, gateway, gateway_names
 ):
     day = GameDay.objects.create(quarter="2026-Q4", scheduled_for=NOW.date())
     with time_machine.travel(NOW - timedelta(hours=1), tick=False):

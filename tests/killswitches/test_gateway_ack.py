@@ -7,7 +7,7 @@ from changemgmt.killswitches import policy
 from changemgmt.killswitches.models import Gateway, GatewayAck
 from changemgmt.killswitches.services import gateway_status
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_names")]
 
 ACK = "/api/v1/gateway-policy/ack"
 
@@ -87,4 +87,4 @@ def test_it_never_moves_a_gateway_backwards(client, gateway_token):
     policy.policy_bump("b")
     ack(client, gateway_token, {"gateway": "gw-eu-1", "version": 2})
     ack(client, gateway_token, {"gateway": "gw-eu-1", "version": 1})
-    assert Gateway.objects.get().acked_version == 2
+    assert Gateway.objects.get(gateway_id="gw-eu-1").acked_version == 2
