@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The gateway client package (its own pyproject, no Django), installed into the same venv.
+CLIENT := clients/python
 DEMO_PASSWORD ?= changemgmt-demo
 export DEMO_PASSWORD
 
@@ -9,10 +11,10 @@ export DEMO_PASSWORD
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt $(CLIENT)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]' -e './$(CLIENT)[dev]'
 	touch $@
 
 migrate: install
@@ -32,6 +34,7 @@ run: seed
 
 test: install
 	$(VENV)/bin/pytest -q
+	cd $(CLIENT) && ../../$(VENV)/bin/pytest -q
 
 bench: install
 	$(PY) benchmarks/run.py

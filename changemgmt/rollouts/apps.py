@@ -27,6 +27,7 @@ class RolloutsConfig(AppConfig):
             from changemgmt.killswitches.policy import register_policy_section
         except ImportError:
             return  # the gateway policy is not there yet: nothing to publish to
-        from .gateway import active_ramps
+        from .gateway import active_ramps, live_versions
 
         register_policy_section("ramps", active_ramps)
+        register_policy_section("live", live_versions)
