@@ -30,7 +30,7 @@ run: seed
 	@echo "  Log in as any role (author, release_manager, cab_platform, …, auditor) or admin,"
 	@echo "  password: $(DEMO_PASSWORD)   ·   Ctrl-C stops web, worker and beat."
 	@echo ""
-	$(VENV)/bin/honcho start -f Procfile
+	REFERENCE_GATEWAY_URL=http://127.0.0.1:8100 $(VENV)/bin/honcho start -f Procfile
 
 test: install
 	$(VENV)/bin/pytest -q

@@ -336,6 +336,9 @@ NOTIFY_WEBHOOK_URL = os.environ.get("NOTIFY_WEBHOOK_URL", "")
 # Ed25519 key that signs the gateway policy (PEM, PKCS8). Unset outside production: one is
 # generated once and kept in the database, so every web process signs with the same key.
 GATEWAY_SIGNING_KEY = os.environ.get("GATEWAY_SIGNING_KEY", "")
+# A gateway answering POST /v1/chat (the reference gateway of `make run`): game days check an
+# exercise's fallback through it. Empty: the check is not offered.
+REFERENCE_GATEWAY_URL = os.environ.get("REFERENCE_GATEWAY_URL", "")
 
 LOGGING = {
     "version": 1,

@@ -12,6 +12,11 @@ urlpatterns = [
     path("game-days/<int:pk>/exercises/", views.exercise_start, name="exercise-start"),
     path("exercises/<int:pk>/verify/", views.exercise_verify, name="exercise-verify"),
     path("exercises/<int:pk>/restore/", views.exercise_restore, name="exercise-restore"),
+    path(
+        "exercises/<int:pk>/check-gateway/",
+        views.exercise_check_gateway,
+        name="exercise-check-gateway",
+    ),
     # Last: two free segments would shadow "game-days/<pk>/" above.
     path("<str:layer>/<str:key>/", views.switch, name="switch"),
 ]

@@ -1,6 +1,7 @@
 """The kill-switch console and the game-day pages. Every view: fetch with an access check,
 validate the form, call the service, redirect."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -228,6 +229,7 @@ def _render_game_day(request, day, *, errors=None, status=200):
             "may_reschedule": roles.has_role(request.user, roles.PLATFORM_TEAM),
             "reschedule_form": RescheduleForm(initial={"scheduled_for": day.scheduled_for}),
             "verify_form": VerifyForm(),
+            "reference_gateway": settings.REFERENCE_GATEWAY_URL,
         },
         status=status,
     )
@@ -275,6 +277,21 @@ def exercise_verify(request, pk):
     except ValidationError as exc:
         return _refused(request, exercise.game_day, exc)
     messages.success(request, f"{exercise.switch_path}: fallback {form.cleaned_data['result']}.")
+    return redirect("killswitches:game-day", pk=exercise.game_day_id)
+
+
+@require_POST
+def exercise_check_gateway(request, pk):
+    """Check the fallback through the reference gateway and record its answer as evidence."""
+    from .fallback_check import exercise_check_through_gateway
+
+    _require_exerciser(request)
+    exercise = get_object_or_404(Exercise, pk=pk)
+    try:
+        exercise = exercise_check_through_gateway(exercise, acting_user=request.user)
+    except ValidationError as exc:
+        return _refused(request, exercise.game_day, exc)
+    messages.success(request, f"{exercise.switch_path}: fallback {exercise.result} (gateway).")
     return redirect("killswitches:game-day", pk=exercise.game_day_id)
 
 

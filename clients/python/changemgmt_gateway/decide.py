@@ -148,9 +148,15 @@ class Snapshot:
             reasons.append(f"model_switch:{model}->{fallback}")
             model = fallback
 
-    def resolve_model(self, model: str) -> tuple[str | None, tuple[str, ...]]:
-        """The model to call instead of `model` after its kill switch and fallback chain (the model
-        itself when it is not disabled), with the reasons; None when the chain cycles."""
+    def resolve_model(
+        self, model: str, *, tenant: str | None = None, user: str | None = None
+    ) -> tuple[str | None, tuple[str, ...]]:
+        """The model to call instead of `model` after its kill switch (or a game-day exercise on
+        it covering this tenant/user) and fallback chain, with the reasons; None when the chain
+        cycles. For callers that pick the model themselves (LiteLLM, the reference gateway)."""
+        if self._canaries and self._canary(f"model:{model}", tenant, user or tenant):
+            resolved, chain = self._chain(model, (model,))
+            return resolved, (f"exercise:model:{model}", *chain)
         return self._model_chains.get(model, (model, ()))
 
     def _canary(self, switch: str, tenant, key) -> bool:

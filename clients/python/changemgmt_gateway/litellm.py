@@ -66,7 +66,13 @@ class ChangemgmtHook(CustomLogger):
             model = decision.model
             reasons = decision.reasons
             if decision.route != "candidate" or model is None:
-                model, chain = snapshot.resolve_model(requested) if requested else (None, ())
+                model, chain = (
+                    snapshot.resolve_model(
+                        requested, tenant=context["tenant"], user=context["user"]
+                    )
+                    if requested
+                    else (None, ())
+                )
                 reasons = (*decision.reasons, *chain)
                 if model is None and requested:
                     raise FeatureDisabled(

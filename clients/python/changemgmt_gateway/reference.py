@@ -54,7 +54,9 @@ def answer(client: PolicyClient, request: dict) -> tuple[int, dict]:
     model, prompt_version = decision.model, decision.prompt_version
     if decision.ai_enabled and model is None and request.get("model"):
         # The policy does not know this feature's model: the caller's, after its switch.
-        model, chain = snapshot.resolve_model(str(request["model"]))
+        model, chain = snapshot.resolve_model(
+            str(request["model"]), tenant=context["tenant"], user=context["user"]
+        )
         body["reasons"] += list(chain)
         if model is None:  # its fallback chain cycles: no model may serve
             body.update(served_by="fallback", fallback=decision.fallback, answer=decision.fallback)
