@@ -134,6 +134,9 @@ def rows(results):
                     _verdict(csv),
                 )
             )
+    from benchmarks.client import report_rows
+
+    out += report_rows(suites.get("client"))
     return out
 
 

@@ -2,7 +2,7 @@
 """`make bench`: gunicorn on PostgreSQL and Redis, load from a second process, a table and
 benchmarks/results/latest.json. See benchmarks/README.md for what each number means.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only gateway,propagation,pages,rollouts,csv]
+    .venv/bin/python benchmarks/run.py [--quick] [--only gateway,propagation,client,pages,rollouts,csv]
 """
 
 import argparse
@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import env  # noqa: E402
 
-SUITES = ["gateway", "propagation", "pages", "rollouts", "csv"]
+SUITES = ["gateway", "propagation", "client", "pages", "rollouts", "csv"]
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 
 _started = time.monotonic()
@@ -205,6 +205,10 @@ def main():
             run_suite("gateway", suites, s.gateway_policy, ctx)
         if "propagation" in only:
             run_suite("propagation", suites, s.propagation, ctx)
+        if "client" in only:
+            from benchmarks import client as gateway_client
+
+            run_suite("client", suites, gateway_client.client_bench, ctx)
         if "pages" in only:
             run_suite("pages_small", pages, s.pages_at_size, ctx, "100 tickets")
         if only & {"pages", "csv", "rollouts"}:
