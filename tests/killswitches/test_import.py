@@ -119,6 +119,30 @@ def test_it_prints_the_diff_and_changes_nothing_on_dry_run(tmp_path, world):
         (BASE.replace("    disabled: false\n", ""), "line 6: a model switch is missing disabled"),
         (BASE + "cohort_kill_switches: {}\n", "line 14: unknown section 'cohort_kill_switches'"),
         ("- just\n- a list\n", "line 1: the policy must be a mapping"),
+        (
+            BASE.replace(
+                "model_kill_switches:",
+                "  policy-search-v1:\n    enabled: false\n    fallback: x\nmodel_kill_switches:",
+            ),
+            "line 5: feature policy-search-v1 appears twice",
+        ),
+        (
+            BASE + "  enterprise-tenant-12891:\n    ai_disabled: false\n    reason: x\n"
+            "    expires: 2026-07-01\n",
+            "line 14: tenant enterprise-tenant-12891 appears twice",
+        ),
+        (
+            BASE.replace("fallback: keyword-search-v3", 'fallback: " "'),
+            "line 4: policy-search-v1.fallback is empty",
+        ),
+        (
+            BASE.replace("tenant compliance pause; ticket SUP-44012", "x" * 501),
+            "line 12: enterprise-tenant-12891.reason is longer than 500 characters",
+        ),
+        (
+            BASE.replace("    expires: 2026-06-30\n", "    expires: 2026-06-30\n    owner: me\n"),
+            "line 14: unknown field 'owner' in tenant enterprise-tenant-12891",
+        ),
     ],
 )
 def test_it_refuses_a_bad_file_naming_the_line_and_changes_nothing(tmp_path, world, text, message):
