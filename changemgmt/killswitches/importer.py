@@ -143,30 +143,50 @@ def plan(text: str) -> list[Change]:
     return changes
 
 
-def _plan_features(node) -> list[Change]:
+def _plan_keyed(node, *, section: str, noun: str, key_what: str, find, read, switch_model, link):
+    """A section keyed by catalog id (features by slug, tenants by id): each key once and known to
+    the catalog, `read(key, value_node)` gives the switch's values, and a change is planned where
+    they differ from the switch's (or there is no switch yet)."""
     changes, seen = [], set()
-    for key_node, value_node in _mapping(node, "feature_kill_switches"):
-        slug = _scalar(key_node, str, "a feature slug")
-        if slug in seen:
-            raise PolicyFileError(_line(key_node), f"feature {slug} appears twice")
-        seen.add(slug)
-        feature = AIFeature.objects.filter(slug=slug).first()
-        if feature is None:
-            raise PolicyFileError(_line(key_node), f"unknown feature '{slug}'")
-        fields = _fields(value_node, ("enabled", "fallback"), f"feature {slug}")
-        enabled = _scalar(fields["enabled"], bool, f"{slug}.enabled")
-        fallback = _scalar(fields["fallback"], str, f"{slug}.fallback").strip()
-        if not fallback:
-            raise PolicyFileError(_line(fields["fallback"]), f"{slug}.fallback is empty")
-        if fallback == slug:
-            raise PolicyFileError(_line(fields["fallback"]), f"feature {slug} falls back to itself")
-        switch = FeatureSwitch.objects.filter(feature=feature).first()
-        after = {"enabled": enabled, "fallback": fallback}
-        before = {"enabled": switch.enabled, "fallback": switch.fallback} if switch else None
+    for key_node, value_node in _mapping(node, section):
+        key = _scalar(key_node, str, key_what)
+        if key in seen:
+            raise PolicyFileError(_line(key_node), f"{noun} {key} appears twice")
+        seen.add(key)
+        row = find(key)
+        if row is None:
+            raise PolicyFileError(_line(key_node), f"unknown {noun} '{key}'")
+        after = read(key, value_node)
+        switch = switch_model.objects.filter(**{link: row}).first()
+        before = {name: getattr(switch, name) for name in after} if switch else None
         if before != after:
-            switch = switch or FeatureSwitch(feature=feature)
-            changes.append(Change(f"feature:{slug}", before, after, (switch, after)))
+            switch = switch or switch_model(**{link: row})
+            changes.append(Change(f"{noun}:{key}", before, after, (switch, after)))
     return changes
+
+
+def _plan_features(node) -> list[Change]:
+    return _plan_keyed(
+        node,
+        section="feature_kill_switches",
+        noun="feature",
+        key_what="a feature slug",
+        find=lambda slug: AIFeature.objects.filter(slug=slug).first(),
+        read=_read_feature,
+        switch_model=FeatureSwitch,
+        link="feature",
+    )
+
+
+def _read_feature(slug: str, node) -> dict:
+    fields = _fields(node, ("enabled", "fallback"), f"feature {slug}")
+    enabled = _scalar(fields["enabled"], bool, f"{slug}.enabled")
+    fallback = _scalar(fields["fallback"], str, f"{slug}.fallback").strip()
+    if not fallback:
+        raise PolicyFileError(_line(fields["fallback"]), f"{slug}.fallback is empty")
+    if fallback == slug:
+        raise PolicyFileError(_line(fields["fallback"]), f"feature {slug} falls back to itself")
+    return {"enabled": enabled, "fallback": fallback}
 
 
 def _plan_models(node) -> list[Change]:
@@ -214,46 +234,40 @@ def _plan_models(node) -> list[Change]:
 
 
 def _plan_tenants(node) -> list[Change]:
-    changes, seen = [], set()
-    for key_node, value_node in _mapping(node, "tenant_kill_switches"):
-        tenant_id = _scalar(key_node, str, "a tenant id")
-        if tenant_id in seen:
-            raise PolicyFileError(_line(key_node), f"tenant {tenant_id} appears twice")
-        seen.add(tenant_id)
-        tenant = Tenant.objects.filter(tenant_id=tenant_id).first()
-        if tenant is None:
-            raise PolicyFileError(_line(key_node), f"unknown tenant '{tenant_id}'")
-        fields = _fields(value_node, ("ai_disabled", "reason", "expires"), f"tenant {tenant_id}")
-        ai_disabled = _scalar(fields["ai_disabled"], bool, f"{tenant_id}.ai_disabled")
-        reason_node = fields["reason"]
-        reason = (
-            ""
-            if _constructor.construct_object(reason_node) is None
-            else _scalar(reason_node, str, f"{tenant_id}.reason")
+    return _plan_keyed(
+        node,
+        section="tenant_kill_switches",
+        noun="tenant",
+        key_what="a tenant id",
+        find=lambda tenant_id: Tenant.objects.filter(tenant_id=tenant_id).first(),
+        read=_read_tenant,
+        switch_model=TenantSwitch,
+        link="tenant",
+    )
+
+
+def _read_tenant(tenant_id: str, node) -> dict:
+    fields = _fields(node, ("ai_disabled", "reason", "expires"), f"tenant {tenant_id}")
+    ai_disabled = _scalar(fields["ai_disabled"], bool, f"{tenant_id}.ai_disabled")
+    reason_node = fields["reason"]
+    reason = (
+        ""
+        if _constructor.construct_object(reason_node) is None
+        else _scalar(reason_node, str, f"{tenant_id}.reason")
+    )
+    if len(reason) > 500:
+        raise PolicyFileError(
+            _line(reason_node), f"{tenant_id}.reason is longer than 500 characters"
         )
-        if len(reason) > 500:
-            raise PolicyFileError(
-                _line(reason_node), f"{tenant_id}.reason is longer than 500 characters"
-            )
-        expires = _scalar(fields["expires"], datetime.date, f"{tenant_id}.expires")
-        if isinstance(expires, datetime.datetime):
-            raise PolicyFileError(_line(fields["expires"]), f"{tenant_id}.expires must be a date")
-        if expires is not None and expires < policy_today():
-            # The flip API refuses a past expiry; so does the file, or the sweep lifts it at once.
-            raise PolicyFileError(
-                _line(fields["expires"]), f"{tenant_id}.expires is in the past ({expires})"
-            )
-        switch = TenantSwitch.objects.filter(tenant=tenant).first()
-        after = {"ai_disabled": ai_disabled, "reason": reason, "expires": expires}
-        before = (
-            {"ai_disabled": switch.ai_disabled, "reason": switch.reason, "expires": switch.expires}
-            if switch
-            else None
+    expires = _scalar(fields["expires"], datetime.date, f"{tenant_id}.expires")
+    if isinstance(expires, datetime.datetime):
+        raise PolicyFileError(_line(fields["expires"]), f"{tenant_id}.expires must be a date")
+    if expires is not None and expires < policy_today():
+        # The flip API refuses a past expiry; so does the file, or the sweep lifts it at once.
+        raise PolicyFileError(
+            _line(fields["expires"]), f"{tenant_id}.expires is in the past ({expires})"
         )
-        if before != after:
-            switch = switch or TenantSwitch(tenant=tenant)
-            changes.append(Change(f"tenant:{tenant_id}", before, after, (switch, after)))
-    return changes
+    return {"ai_disabled": ai_disabled, "reason": reason, "expires": expires}
 
 
 @transaction.atomic
