@@ -4,6 +4,8 @@ A superuser is an administrator of the catalog and policy data, not every role a
 from group membership only, so no account bypasses separation of duties.
 """
 
+from django.core.exceptions import PermissionDenied
+
 AUTHOR = "author"
 RELEASE_MANAGER = "release_manager"
 CAB_PLATFORM = "cab_platform"
@@ -72,3 +74,10 @@ def is_human_reader(user) -> bool:
     """Anyone signed in with a human role may read the console pages; machine accounts may not."""
     mine = user_roles(user)
     return bool(mine - {GATEWAY, OBSERVABILITY}) or (user.is_authenticated and user.is_superuser)
+
+
+def require_human_reader(user, what: str) -> None:
+    """The console pages' one access check (tickets, ramps, kill switches, the calendar): 403 for a
+    machine account or an account with no role, saying what it may not read."""
+    if not is_human_reader(user):
+        raise PermissionDenied(f"Your account has no role that may read {what}.")

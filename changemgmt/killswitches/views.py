@@ -18,14 +18,9 @@ from .models import LAYERS, Exercise, GameDay
 FRESHNESS = ("green", "amber", "stale")
 
 
-def _require_reader(request):
-    if not roles.is_human_reader(request.user):
-        raise PermissionDenied("Your role may not read the kill-switch console.")
-
-
 def _require_exerciser(request):
     """Refuse before reading the form: a role that may run no exercise gets 403, not 400."""
-    _require_reader(request)
+    roles.require_human_reader(request.user, "the kill-switch console")
     if not roles.has_role(
         request.user, roles.PLATFORM_TEAM, roles.FEATURE_OWNER, roles.SUPPORT_ENG
     ):
@@ -76,7 +71,7 @@ def switch_rows(user, *, state="", fresh="", query="") -> dict[str, list[dict]]:
 
 
 def console(request):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "the kill-switch console")
     state = request.GET.get("state", "")
     fresh = request.GET.get("freshness", "")
     query = request.GET.get("q", "").strip()
@@ -107,7 +102,7 @@ def _switch_or_404(layer, key):
 def flip(request, layer, key):
     """The confirm page (blast radius, reason), or with htmx the same form inline in the console
     row; the row then comes back flipped, with the new policy version."""
-    _require_reader(request)
+    roles.require_human_reader(request.user, "the kill-switch console")
     switch = _switch_or_404(layer, key)
     if not services.may_flip(request.user, switch):
         raise PermissionDenied(services.flip_permission_reason(switch))
@@ -161,7 +156,7 @@ def flip(request, layer, key):
 @require_safe
 def switch(request, layer, key):
     """One switch's console row (what the inline form's Cancel puts back)."""
-    _require_reader(request)
+    roles.require_human_reader(request.user, "the kill-switch console")
     return _render_switch(request, _switch_or_404(layer, key))
 
 
@@ -182,7 +177,7 @@ def _render_switch(request, shown, *, status=200, done="", **context):
 
 
 def game_days(request):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "the kill-switch console")
     return render(
         request,
         "killswitches/game_days.html",
@@ -195,7 +190,7 @@ def game_days(request):
 
 
 def game_day(request, pk):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "the kill-switch console")
     day = get_object_or_404(GameDay, pk=pk)
     return _render_game_day(request, day)
 
@@ -306,7 +301,7 @@ def exercise_restore(request, pk):
 
 @require_POST
 def game_day_reschedule(request, pk):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "the kill-switch console")
     if not roles.has_role(request.user, roles.PLATFORM_TEAM):
         raise PermissionDenied("Only the platform team reschedules a game day.")
     day = get_object_or_404(GameDay, pk=pk)

@@ -20,11 +20,6 @@ from .models import Breach
 from .plans import plan_of
 
 
-def _reader(request):
-    if not roles.is_human_reader(request.user):
-        raise PermissionDenied("Your role may not read change tickets.")
-
-
 def _ticket(change_id) -> ChangeTicket:
     return get_object_or_404(ChangeTicket.objects.select_related("feature"), change_id=change_id)
 
@@ -35,7 +30,7 @@ def _back(ticket):
 
 def ticket_panel(request, change_id):
     """The ramp panel alone, for htmx's 30-second refresh (and readable without it)."""
-    _reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     ticket = _ticket(change_id)
     return render(
         request,
@@ -45,7 +40,7 @@ def ticket_panel(request, change_id):
 
 
 def dashboard_panel(request):
-    _reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     return render(
         request,
         "rollouts/_dashboard_panel.html",
@@ -66,7 +61,7 @@ def _guard_initial(ticket):
 
 
 def plan_edit(request, change_id):
-    _reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     ticket = _ticket(change_id)
     if ticket.author_id != request.user.pk:
         raise PermissionDenied("Only the ticket's author may edit its ramp plan.")
@@ -124,7 +119,7 @@ def plan_edit(request, change_id):
 @require_POST
 def control(request, change_id, name):
     """Promote now / halt / resume / roll back, by the release manager."""
-    _reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     if name not in CONTROL_LABELS:
         raise Http404("No such control.")
     ticket = _ticket(change_id)
@@ -154,7 +149,7 @@ def control(request, change_id, name):
 
 @require_POST
 def acknowledge(request, change_id, pk):
-    _reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     ticket = _ticket(change_id)
     if not rules.may_release(ticket, request.user):
         raise PermissionDenied("Only a release manager may acknowledge a breach.")

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
-from changemgmt import clock
+from changemgmt import clock, roles
 from changemgmt.panels import collect
 
 from . import rules, services
@@ -19,7 +19,6 @@ from .views import (
     _auditor_reading,
     _eval_rows,
     _render,
-    _require_reader,
     _reviewable,
     _ticket,
 )
@@ -82,13 +81,13 @@ def _agenda_context(request):
 
 
 def cab_agenda(request):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     template = "tickets/_cab_agenda_items.html" if request.htmx else "tickets/cab_agenda.html"
     return _render(request, template, _agenda_context(request))
 
 
 def cab_agenda_items(request):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     return _render(request, "tickets/_cab_agenda_items.html", _agenda_context(request))
 
 
@@ -97,7 +96,7 @@ def cab_agenda_items(request):
 
 @require_http_methods(["GET", "POST"])
 def cab_review(request, change_id):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     ticket = _ticket(change_id)
     seats = services.seats_of(request.user)
     context = {

@@ -59,11 +59,6 @@ def viewer_zone(request) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name if name in _known_zones() else POLICY_ZONE)
 
 
-def _require_reader(request):
-    if not roles.is_human_reader(request.user):
-        raise PermissionDenied("Your account has no role that may read change tickets.")
-
-
 def _ticket(change_id) -> ChangeTicket:
     if not CHANGE_ID.fullmatch(change_id):
         # Not a change ID at all (PostgreSQL would even refuse a NUL byte in the lookup).
@@ -85,7 +80,7 @@ def _render(request, template, context, status=200):
 
 
 def ticket_list(request):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     queryset = ChangeTicket.objects.select_related("feature", "author", "release_manager")
     filters = TicketFilter(request.GET or None, queryset=queryset)
     if not filters.is_bound:
@@ -192,7 +187,7 @@ def _read_only_form(request, ticket, refusal):
 
 @require_http_methods(["GET", "POST"])
 def ticket_edit(request, change_id):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     ticket = _ticket(change_id)
     if ticket.author_id != request.user.pk:
         refusal = "Only the ticket's author may edit it."
@@ -268,7 +263,7 @@ def _cab_seats(ticket):
 
 
 def ticket_detail(request, change_id):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     ticket = _ticket(change_id)
     seats = services.seats_of(request.user)
     retro_votes = list(ticket.votes.select_related("voter").filter(retrospective=True))
@@ -325,7 +320,7 @@ def _transition_params(request, name):
 
 @require_POST
 def ticket_transition(request, change_id, name):
-    _require_reader(request)
+    roles.require_human_reader(request.user, "change tickets")
     if name not in TRANSITIONS:
         raise Http404("No such transition.")
     ticket = _ticket(change_id)

@@ -34,8 +34,7 @@ def _add_months(day: date, months: int) -> date:
 
 
 def calendar_page(request):
-    if not roles.is_human_reader(request.user):
-        raise PermissionDenied("Only people with a role may read the change calendar.")
+    roles.require_human_reader(request.user, "the change calendar")
     active = policy.current_policy()
     zone = active.zone
     view = request.GET.get("view", "month")
