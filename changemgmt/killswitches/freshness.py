@@ -47,6 +47,22 @@ def kill_switch_current(ticket) -> str | None:
     return f"kill switch {path} last exercised {last.date().isoformat()}; run a game day first"
 
 
+def kill_switch_path_names_a_switch(ticket) -> str | None:
+    """A model or tenant kill-switch path names a switch that exists, not just a catalog entry:
+    a ticket approved on a switch that does not exist could never start (issue 11 item 4).
+    (Feature paths are checked against the catalog by the ticket's completeness rule.)"""
+    path = (ticket.kill_switch or "").strip()
+    if not path.startswith(("model:", "tenant:")):
+        return None
+    from .services import find_switch
+
+    if find_switch(path) is None:
+        return f"There is no kill switch {path}: name a switch that exists (see the console)."
+    return None
+
+
 # Registered as a plain function call so this module keeps the check itself (the sentence) while
 # the ticket lifecycle gets the django-fsm condition.
 guards.register("start")(kill_switch_current)
+for _name in ("submit", "emergency_approve"):
+    guards.register(_name)(kill_switch_path_names_a_switch)

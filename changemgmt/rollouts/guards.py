@@ -8,8 +8,12 @@ from changemgmt import clock
 from changemgmt.tickets.guards import register
 
 from . import health
-from .models import RolloutPolicy
-from .plans import plan_of, plan_problems
+from .models import GuardPolicy, RolloutPolicy
+from .plans import guard_floor_problems, plan_of, plan_problems
+
+# Never approve what `start` would refuse: the plan and guard rules also gate submit (and with it
+# the Low tier's pre-approval) and the exec's emergency approval (issue 11 items 2 and 4).
+APPROVING = ("submit", "emergency_approve")
 
 
 @register("start")
@@ -77,6 +81,22 @@ def every_gating_guard_is_healthy(ticket):
     if finding:
         return f"Guard breached: {finding.guard.metric} {finding.value:g} > {finding.threshold:g}."
     return None
+
+
+@register("start")
+def guards_keep_the_tier_floor(ticket):
+    """Medium and High: error rate and eval-score drift gate, no looser than the tier's policy."""
+    guards = {g.metric: g for g in ticket.guards.all()}
+    policies = {p.metric: p for p in GuardPolicy.for_tier(ticket.risk_tier)}
+    problems = guard_floor_problems(ticket.risk_tier, guards, policies)
+    if problems:
+        return "The guards are looser than the tier's floor: " + " ".join(problems)
+    return None
+
+
+for _name in APPROVING:
+    register(_name)(ramp_plan_is_valid.refusal)
+    register(_name)(guards_keep_the_tier_floor.refusal)
 
 
 @register("resume")

@@ -8,6 +8,8 @@ from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
 
 from . import status
 from .forms import CONTROL_LABELS
+from .models import GuardPolicy
+from .plans import guard_differences
 from .services import PLAN_EDITABLE_STATES
 
 SHOWN_STATES = {State.RAMPING, State.HALTED, State.DEPLOYED, State.ROLLED_BACK, State.CLOSED}
@@ -31,6 +33,11 @@ def ticket_context(request, ticket) -> dict:
             "live": ticket.state in ACTIVE_RAMP_STATES,
         }
     )
+    # The CAB sees every guard the author moved off the tier's default (issue 11 item 2).
+    defaults = {p.metric: p for p in GuardPolicy.for_tier(ticket.risk_tier)}
+    for row in panel["guards"]:
+        policy = defaults.get(row["guard"].metric)
+        row["differs"] = guard_differences(row["guard"], policy) if policy else []
     return panel
 
 

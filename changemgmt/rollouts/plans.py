@@ -106,3 +106,61 @@ def plan_of(ticket) -> list[dict]:
         }
         for s in ticket.ramp_stages.order_by("index")
     ]
+
+
+# The tier's floor under the author's guards (issue 11 item 2): for Medium and High, error rate and
+# eval-score drift always gate, no looser than the tier's policy. Other guards, and observe-only
+# ones, only come on top: the author may tighten, never switch the ramp's eyes off.
+FLOOR_TIERS = ("medium", "high")
+FLOOR_METRICS = ("error_rate", "eval_score_drift")
+
+
+def guard_floor_problems(tier: str, guards: dict, policies: dict) -> list[str]:
+    """Sentences for every floor the guards break. `guards` and `policies` map metric -> an object
+    with threshold, severe_threshold and observe_only (a Guard and a GuardPolicy)."""
+    if tier not in FLOOR_TIERS:
+        return []
+    problems = []
+    for metric in FLOOR_METRICS:
+        guard, policy = guards.get(metric), policies[metric]
+        label = metric.replace("_", " ")
+        if guard is None or guard.observe_only:
+            problems.append(
+                f"The {label} guard must gate a {tier.title()} tier ramp (observe-only guards "
+                "only come on top of the tier's policy)."
+            )
+            continue
+        if guard.threshold > policy.threshold:
+            problems.append(
+                f"The {label} threshold {guard.threshold:g} is looser than the {tier} tier "
+                f"policy's {policy.threshold:g}."
+            )
+        floor_severe = policy.severe_threshold
+        if floor_severe is not None and (
+            guard.severe_threshold is None or guard.severe_threshold > floor_severe
+        ):
+            have = "none" if guard.severe_threshold is None else f"{guard.severe_threshold:g}"
+            problems.append(
+                f"The {label} roll-back threshold ({have}) is looser than the {tier} tier "
+                f"policy's {floor_severe:g}."
+            )
+    return problems
+
+
+def _number(value) -> str:
+    return "never" if value is None else f"{value:g}"
+
+
+def guard_differences(guard, policy) -> list[str]:
+    """How `guard` differs from the tier default `policy` (for the CAB review)."""
+    found = []
+    if guard.threshold != policy.threshold:
+        found.append(f"halt above {guard.threshold:g} (default {policy.threshold:g})")
+    if guard.severe_threshold != policy.severe_threshold:
+        found.append(
+            f"roll back above {_number(guard.severe_threshold)} "
+            f"(default {_number(policy.severe_threshold)})"
+        )
+    if guard.observe_only != policy.observe_only:
+        found.append("observe only" if guard.observe_only else "gating (default observe only)")
+    return found

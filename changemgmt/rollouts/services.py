@@ -24,7 +24,7 @@ from .models import (
     RolloutPolicy,
     SampleSource,
 )
-from .plans import default_plan, plan_problems
+from .plans import default_plan, guard_floor_problems, plan_problems
 
 # Like the ticket's fields, the plan the CAB reviews is frozen once submitted: the author withdraws
 # the ticket to change it, and the CAB votes again in a new round.
@@ -87,10 +87,16 @@ def ramp_plan_update(
             save_audited(stage, acting_user=acting_user, reason=reason)
     for stale in existing.values():
         delete_audited(stale, acting_user=acting_user, reason=reason)
-    for row in guards or []:
-        guard = ticket.guards.filter(metric=row["metric"]).first() or Guard(
-            ticket=ticket, metric=row["metric"]
-        )
+    _guards_update(ticket, guards or [], acting_user=acting_user, reason=reason)
+    return ticket
+
+
+def _guards_update(ticket, rows: list[dict], *, acting_user, reason) -> None:
+    """Apply guard rows, all or nothing: each keeps its own order, and together the tier's floor."""
+    current = {g.metric: g for g in ticket.guards.all()}
+    changed = []
+    for row in rows:
+        guard = current.get(row["metric"]) or Guard(ticket=ticket, metric=row["metric"])
         guard.threshold = row["threshold"]
         guard.severe_threshold = row.get("severe_threshold")
         guard.observe_only = bool(row.get("observe_only"))
@@ -98,8 +104,14 @@ def ramp_plan_update(
             raise ValidationError(
                 {"guards": f"{guard.metric}: the severe threshold is below the threshold."}
             )
+        current[guard.metric] = guard
+        changed.append(guard)
+    policies = {p.metric: p for p in GuardPolicy.for_tier(ticket.risk_tier)}
+    problems = guard_floor_problems(ticket.risk_tier, current, policies)
+    if problems:
+        raise ValidationError({"guards": problems})
+    for guard in changed:
         save_audited(guard, acting_user=acting_user, reason=reason)
-    return ticket
 
 
 # ----- ramp position (moved by ticket transitions, whoever took them) -----
