@@ -8,18 +8,13 @@ from django.dispatch import Signal
 
 from changemgmt import roles
 from changemgmt.audit.recording import save_audited, system_user
+from changemgmt.refusals import TransitionRefused, VoteRefused
 
 from . import rules
 from .models import CHECKLIST_ITEMS, Decision, State, Vote
-from .transitions import TransitionRefused, lock_ticket, ticket_transition
+from .transitions import lock_ticket, ticket_transition
 
 vote_recorded = Signal()  # sender=Vote, vote, acting_user
-
-
-class VoteRefused(Exception):
-    def __init__(self, message, field=None):
-        self.field = field
-        super().__init__(message)
 
 
 def seats_of(user) -> list[str]:

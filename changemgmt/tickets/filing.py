@@ -12,6 +12,7 @@ from django.db import transaction
 from changemgmt import clock, roles
 from changemgmt.audit.recording import delete_audited, save_audited
 from changemgmt.catalog.models import RiskTier
+from changemgmt.refusals import TicketFrozen
 
 from . import rules
 from .models import ChangeTicket, EvalDelta, next_change_id
@@ -195,10 +196,6 @@ def ticket_create(
     save_audited(ticket, acting_user=acting_user, reason=reason)
     _replace_eval_deltas(ticket, rows, acting_user, reason)
     return ticket
-
-
-class TicketFrozen(Exception):
-    """After approval the ticket's fields are frozen: a change needs a new ticket."""
 
 
 def ticket_check_editable(ticket, *, acting_user):

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.dispatch import Signal
 
 from changemgmt.audit.recording import save_audited
+from changemgmt.refusals import TransitionRefused
 
 from . import rules
 from .guards import refusals
@@ -54,23 +55,6 @@ def register_final_stage_check(check):
     if check not in _final_stage_checks:
         _final_stage_checks.append(check)
     return check
-
-
-class TransitionRefused(Exception):
-    """The state or a guard refuses the transition; `reasons` is [(guard name, sentence)]."""
-
-    def __init__(self, transition: str, reasons: list[tuple[str, str]]):
-        self.transition = transition
-        self.reasons = reasons
-        super().__init__("; ".join(reason for _, reason in reasons))
-
-    @property
-    def guard(self) -> str:
-        return self.reasons[0][0] if self.reasons else ""
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 def lock_ticket(ticket_or_pk) -> ChangeTicket:

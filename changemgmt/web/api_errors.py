@@ -8,10 +8,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from changemgmt.refusals import TicketFrozen, TransitionRefused, VoteRefused
+
 
 def exception_handler(exc, context):
-    from changemgmt.tickets.services import TicketFrozen, TransitionRefused, VoteRefused
-
     if isinstance(exc, TransitionRefused):
         return Response(
             {
