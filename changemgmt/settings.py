@@ -94,6 +94,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "changemgmt.web.middleware.MachineDocumentMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "changemgmt.web.hostile_input.HostileInputMiddleware",  # before anything parses a body
     "whitenoise.middleware.WhiteNoiseMiddleware",
