@@ -105,7 +105,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",  # before the two below: they answer htmx differently
     "changemgmt.web.middleware.AbsoluteSessionTimeoutMiddleware",
     "changemgmt.web.middleware.LoginRequiredMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "changemgmt.web.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",

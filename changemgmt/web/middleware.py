@@ -5,7 +5,10 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.core.exceptions import PermissionDenied
+from django.utils.functional import SimpleLazyObject, empty
 from django_htmx.http import HttpResponseClientRedirect
 
 from changemgmt import roles
@@ -88,3 +91,19 @@ class MachineDocumentMiddleware:
             for name in self.BROWSER_ONLY:
                 del response[name]
         return response
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's messages, with the storage built when a view or template first uses it: Django's
+    builds it (and its cookie signer) on every request, ~7% of a gateway poll, API calls and
+    polls that never show a message included. A request that never touched it leaves the
+    messages as they were, as Django's does for a storage it did not use."""
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)
