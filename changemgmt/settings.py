@@ -181,7 +181,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Sessions: 30 minutes idle, 8 hours absolute (changemgmt.web.middleware).
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 1800)
-SESSION_SAVE_EVERY_REQUEST = True
+# Saved only when changed; the idle clock moves at most once a minute (web/middleware.py).
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_TOUCH_SECONDS = env_int("SESSION_TOUCH_SECONDS", 60)
 SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

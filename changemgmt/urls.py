@@ -46,3 +46,6 @@ urlpatterns = [
     path("api/v1/", include("changemgmt.rollouts.api_urls")),
     path("api/v1/", include("changemgmt.audit.api_urls")),
 ]
+
+handler400 = "changemgmt.web.errors.bad_request"
+handler500 = "changemgmt.web.errors.server_error"

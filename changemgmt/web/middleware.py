@@ -26,9 +26,17 @@ def login_redirect(request, next_path: str):
 
 
 class AbsoluteSessionTimeoutMiddleware:
-    """End a session 8 hours after login, however active (the idle timeout is SESSION_COOKIE_AGE)."""
+    """End a session 8 hours after login, however active, and keep the idle timeout
+    (SESSION_COOKIE_AGE) counted from the last request.
+
+    Sessions are saved only when they change (SESSION_SAVE_EVERY_REQUEST is off: a write on every
+    request, and a database blip at the end of any page was a 400 "session interrupted"). The
+    idle clock moves by changing the session at most once every SESSION_TOUCH_SECONDS; a save
+    that fails then because the database went away answers 503 "try again" (web/errors.py).
+    """
 
     KEY = "_login_started_at"
+    SEEN = "_seen_at"
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -39,11 +47,14 @@ class AbsoluteSessionTimeoutMiddleware:
             now = time.time()
             if started is None:
                 request.session[self.KEY] = now
+                request.session[self.SEEN] = now
             elif now - started > settings.SESSION_ABSOLUTE_SECONDS:
                 logout(request)
                 request.session[self.KEY] = now
                 if not request.path.startswith("/api/"):
                     return login_redirect(request, request.get_full_path())
+            elif now - request.session.get(self.SEEN, 0) >= settings.SESSION_TOUCH_SECONDS:
+                request.session[self.SEEN] = now  # changed: saved, and its cookie renewed
         return self.get_response(request)
 
 

@@ -170,7 +170,7 @@ def app_on_throwaway_postgres(throwaway_postgres, tmp_path):
     kill_process_group(server, 15)
 
 
-def call(base, path, *, token=None, data=None, opener=None, timeout=60):
+def call(base, path, *, token=None, data=None, opener=None, timeout=60, answer_headers=None):
     headers = {"Accept": "application/json"}
     body = None
     if token:
@@ -181,8 +181,12 @@ def call(base, path, *, token=None, data=None, opener=None, timeout=60):
     request = urllib.request.Request(base + path, data=body, headers=headers)
     try:
         with (opener or urllib.request.build_opener()).open(request, timeout=timeout) as response:
+            if answer_headers is not None:
+                answer_headers.update(response.headers.items())
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
+        if answer_headers is not None:
+            answer_headers.update(error.headers.items())
         return error.code, error.read().decode()
 
 
@@ -225,8 +229,13 @@ def test_it_shows_the_error_page_and_keeps_no_half_written_ticket_when_postgres_
     answer = {}
 
     def file_it():
+        answer["headers"] = {}
         answer["status"], answer["body"] = call(
-            base, "/api/v1/changes/", token=token, data=ticket(TITLE)
+            base,
+            "/api/v1/changes/",
+            token=token,
+            data=ticket(TITLE),
+            answer_headers=answer["headers"],
         )
 
     filing = threading.Thread(target=file_it)
@@ -240,15 +249,20 @@ def test_it_shows_the_error_page_and_keeps_no_half_written_ticket_when_postgres_
     (hook / "release").touch()
     filing.join(timeout=60)
     assert not filing.is_alive(), "the request hung after PostgreSQL went away"
-    assert answer["status"] == 500
-    assert "Something went wrong" in answer["body"]
-    assert "nothing was saved" in answer["body"]
+    # The API answers JSON 503 with Retry-After (issue 12.7): try again, nothing was saved.
+    assert answer["status"] == 503, answer["body"][:500]
+    assert answer["headers"]["Content-Type"] == "application/json"
+    assert answer["headers"]["Retry-After"] == "5"
+    assert "nothing was saved" in json.loads(answer["body"])["detail"]
     assert "Traceback" not in answer["body"]
 
-    # While the database is down, a page answers with the same clear page, quickly.
+    # While the database is down, a page answers with a short "try again" page, quickly.
     started = time.monotonic()
-    status, body = call(base, "/tickets/", opener=browser)
-    assert status == 500 and "Something went wrong" in body
+    headers = {}
+    status, body = call(base, "/tickets/", opener=browser, answer_headers=headers)
+    assert status == 503 and "Something went wrong" in body
+    assert "try again in a moment" in body and "nothing was saved" in body
+    assert headers["Retry-After"] == "5"
     assert time.monotonic() - started < 15
 
     throwaway_postgres.start()

@@ -19,7 +19,7 @@ from django.conf import settings as s
 print(json.dumps({name: getattr(s, name, None) for name in [
     "DEBUG", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY",
     "SECURE_HSTS_SECONDS", "SESSION_COOKIE_AGE", "SESSION_SAVE_EVERY_REQUEST",
-    "SESSION_ABSOLUTE_SECONDS", "SECURE_SSL_REDIRECT", "MIDDLEWARE", "AXES_FAILURE_LIMIT",
+    "SESSION_ABSOLUTE_SECONDS", "SESSION_TOUCH_SECONDS", "SECURE_SSL_REDIRECT", "MIDDLEWARE", "AXES_FAILURE_LIMIT",
     "AXES_ENABLED",
 ]}))
 """
@@ -74,7 +74,10 @@ def test_it_secures_the_session_and_csrf_cookies_in_production():
     assert prod["SESSION_COOKIE_HTTPONLY"] is True
     assert prod["SECURE_HSTS_SECONDS"] > 0
     assert prod["SESSION_COOKIE_AGE"] == 1800  # 30 minutes idle…
-    assert prod["SESSION_SAVE_EVERY_REQUEST"] is True  # …counted from the last request
+    # …counted from the last request: the session is saved when it changes, and its idle clock
+    # moved at most once a minute (a save on every request turned a database blip into a 400).
+    assert prod["SESSION_SAVE_EVERY_REQUEST"] is False
+    assert prod["SESSION_TOUCH_SECONDS"] == 60
     assert prod["SESSION_ABSOLUTE_SECONDS"] == 8 * 3600
     assert "changemgmt.web.middleware.AbsoluteSessionTimeoutMiddleware" in prod["MIDDLEWARE"]
     assert "axes.middleware.AxesMiddleware" in prod["MIDDLEWARE"]
@@ -149,3 +152,61 @@ def test_it_answers_401_or_403_not_a_redirect_when_an_api_session_expires(db, au
             client.get("/")
         response = client.get("/api/schema/")
     assert response.status_code in (401, 403)
+
+
+def test_it_saves_an_unchanged_session_at_most_once_a_minute(db, author, monkeypatch):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    saves = []
+    real_save = SessionStore.save
+
+    def counting_save(self, must_create=False):
+        saves.append(must_create)
+        return real_save(self, must_create=must_create)
+
+    monkeypatch.setattr(SessionStore, "save", counting_save)
+    start = datetime(2027, 2, 10, 15, 0, tzinfo=UTC)
+    client = Client()
+    with time_machine.travel(start, tick=False) as traveller:
+        client.force_login(author)
+        assert client.get("/").status_code == 200  # the login's start time, then the idle clock
+        saves.clear()
+        for _ in range(5):
+            traveller.shift(timedelta(seconds=10))
+            assert client.get("/").status_code == 200
+        assert saves == []
+        traveller.shift(timedelta(seconds=15))
+        assert client.get("/").status_code == 200
+        assert saves == [False]
+
+
+def test_it_answers_try_again_not_400_when_the_idle_clock_cannot_be_saved(db, author, monkeypatch):
+    from django.contrib.sessions.backends.base import UpdateError
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import OperationalError
+
+    start = datetime(2027, 2, 10, 15, 0, tzinfo=UTC)
+    client = Client(raise_request_exception=False)
+    with time_machine.travel(start, tick=False) as traveller:
+        client.force_login(author)
+        assert client.get("/").status_code == 200
+        traveller.shift(timedelta(seconds=30))
+        saves = []
+        real_save = SessionStore.save
+
+        def failing_save(self, must_create=False):
+            saves.append(must_create)
+            try:  # as Django's database backend does when the server is gone
+                raise OperationalError("server closed the connection unexpectedly")
+            except OperationalError:
+                raise UpdateError  # noqa: B904
+
+        monkeypatch.setattr(SessionStore, "save", failing_save)
+        assert client.get("/").status_code == 200  # nothing to save: the database is not asked
+        assert saves == []
+        traveller.shift(timedelta(minutes=5))
+        response = client.get("/")
+        monkeypatch.setattr(SessionStore, "save", real_save)
+    assert saves == [False]
+    assert response.status_code == 503  # the database went away: not a 400 "session interrupted"
+    assert response["Retry-After"] == "5"
