@@ -13,11 +13,16 @@ groups or deactivating the user drops the key after commit, and for FORGOTTEN_TT
 that read the old rows may write them back. A publish that failed is retried before this process's
 next poll, and the database's version is published whenever a mirror (re)starts tracking.
 
+Whatever Redis does (an instance that cannot reach it flipped, so nothing was published; a
+writer that set an old value), a process reads the database for a token at least every
+FRESH_SECONDS: no poll is answered from a version or roles older than the database's by more.
+
 Without Redis (the embedded default) there is no fast path: the database is read every time.
 """
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -43,6 +48,9 @@ TOKEN_TTL = 60
 # After a token's roles are dropped, a poll that read the old rows just before may not write them
 # back for this long (the read and its write are milliseconds apart).
 FORGOTTEN_TTL = 10
+# A process trusts what Redis says of a token (its roles, the version) for this long after it
+# last read that token from the database (tests/drills/test_two_instances.py).
+FRESH_SECONDS = 0.9
 
 _SET_IF_GREATER = """
 local current = redis.call('GET', KEYS[1])
@@ -84,6 +92,8 @@ _current = _UNSET  # this process's _Hot (None: the cache is not Redis), until C
 # A publish from this process failed (Redis unreachable for a moment): Redis may still hold the
 # version before it, so this process publishes the database's version again before its next poll.
 _publish_pending = False
+# Token hash -> when this process last read it from the database (time.time()).
+_checked: dict[str, float] = {}
 
 
 def _hot() -> _Hot | None:
@@ -184,13 +194,19 @@ def token_caller(key: str):
         cached_version, cached_roles = hot.mirror.mget([hot.version_key, token_key])
     except (RedisError, OSError):
         return _from_database(key)
-    if cached_version is not None and cached_roles is not None:
+    now = time.time()
+    fresh = now - _checked.get(token_key, float("-inf")) < FRESH_SECONDS
+    if fresh and cached_version is not None and cached_roles is not None:
         number, _, token = cached_version.decode().partition(":")
         roles = frozenset(r for r in cached_roles.decode().split(",") if r)
         return roles, (int(number), token)
     mine, at = _from_database(key)
     if mine is None:
+        _checked.pop(token_key, None)  # unknown: the database is asked every time
         return None, None
+    if len(_checked) > 10_000:  # random tokens do not grow it without bound
+        _checked.clear()
+    _checked[token_key] = now
     try:
         hot.client.eval(
             _SET_UNLESS_FORGOTTEN,
@@ -202,8 +218,8 @@ def token_caller(key: str):
         )
     except (RedisError, OSError):
         pass
-    if cached_version is None and at[1]:
-        publish(at)
+    if at[1] and (cached_version is None or not cached_version.startswith(f"{at[0]}:".encode())):
+        publish(at)  # Redis lacked it or lagged behind: set it (it only ever moves forward)
     return mine, at
 
 
