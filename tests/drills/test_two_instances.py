@@ -35,7 +35,7 @@ def manage(env, *command):
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=600,  # migrate and seed_demo on a loaded 2-CPU machine
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout

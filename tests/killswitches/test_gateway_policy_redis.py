@@ -28,7 +28,7 @@ def get(client, token, **headers):
 
 
 def test_it_answers_a_warm_poll_without_the_database(
-    redis_cache, client, gateway_token, switches, django_assert_num_queries
+    redis_cache, redis_trusted, client, gateway_token, switches, django_assert_num_queries
 ):
     policy.policy_bump("x")
     first = get(client, gateway_token)  # fills Redis and builds the document

@@ -166,7 +166,7 @@ def test_it_rereads_an_entry_older_than_max_age(reader, writer, prefix, monkeypa
 
 @pytest.mark.django_db
 def test_a_gateway_poll_sees_a_version_published_by_another_process(
-    redis_cache, gateway_token, switches
+    redis_cache, redis_trusted, gateway_token, switches
 ):
     policy.policy_bump("x")
     roles, at = hotpath.token_caller(gateway_token)
