@@ -4,11 +4,12 @@ import json
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
 from changemgmt import clock
 from changemgmt.catalog.models import AIFeature, RiskTier
+from changemgmt.fsm import FSMField, SafeRefreshMixin
 
 from . import rules
 from .guards import ExtensionGuards, guard
@@ -88,7 +89,7 @@ CONTENT_FIELDS = (
 )
 
 
-class ChangeTicket(ConcurrentTransitionMixin, models.Model):
+class ChangeTicket(SafeRefreshMixin, ConcurrentTransitionMixin, models.Model):
     change_id = models.CharField(max_length=16, unique=True, editable=False)
     title = models.CharField(max_length=200)
     summary = models.TextField(max_length=5000)
@@ -155,7 +156,7 @@ class ChangeTicket(ConcurrentTransitionMixin, models.Model):
     review_notes = models.TextField(max_length=10000, blank=True)
     metrics_held = models.BooleanField(null=True, blank=True)
 
-    history = HistoricalRecords(bases=[FSMModelMixin, models.Model])
+    history = HistoricalRecords(bases=[SafeRefreshMixin, FSMModelMixin, models.Model])
 
     class Meta:
         ordering = ["-created_at", "-id"]
