@@ -3,7 +3,7 @@ import json
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import models
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
@@ -12,6 +12,9 @@ from changemgmt.catalog.models import AIFeature, RiskTier
 from changemgmt.fsm import FSMField, SafeRefreshMixin
 
 from . import rules
+
+# Django registers the counter model from here; the ticket code imports both names from models.
+from .change_ids import ChangeIdCounter, next_change_id  # noqa: F401
 from .guards import ExtensionGuards, guard
 
 
@@ -40,26 +43,6 @@ class Classification(models.TextChoices):
     MODEL_SWAP = "model_swap", "Model swap"
     RETRIEVAL_INDEX = "retrieval_index", "Retrieval-index change"
     SCHEMA = "schema", "Schema change"
-
-
-class ChangeIdCounter(models.Model):
-    """Last change number handed out per year: IDs are sequential and never reused."""
-
-    year = models.PositiveIntegerField(primary_key=True)
-    last = models.PositiveIntegerField(default=0)
-
-    def __str__(self):
-        return f"{self.year}: {self.last}"
-
-
-def next_change_id(year: int) -> str:
-    """Claim the next `CHG-<year>-NNNNN` inside the caller's transaction (row-locked)."""
-    with transaction.atomic():
-        ChangeIdCounter.objects.get_or_create(year=year)
-        counter = ChangeIdCounter.objects.select_for_update().get(year=year)
-        counter.last += 1
-        counter.save(update_fields=["last"])
-    return f"CHG-{year}-{counter.last:05d}"
 
 
 # Fields that make up the ticket's content: frozen after approval, hashed into the fingerprint.
