@@ -7,7 +7,7 @@ CLIENT := clients/python
 DEMO_PASSWORD ?= changemgmt-demo
 export DEMO_PASSWORD
 
-.PHONY: install run test test-fast bench lint format migrate seed clean
+.PHONY: install run test test-fast bench bench-peers lint format migrate seed clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,10 @@ test: install
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# Our gateway poll against Unleash (npm, into var/peers/) and a bare WSGI "ok": needs wrk and npm.
+bench-peers: install
+	$(PY) benchmarks/peers.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -98,11 +98,13 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, environ: dict, workers: int, threads: int, log_path: Path):
+    def __init__(
+        self, environ: dict, workers: int, threads: int, log_path: Path, app="changemgmt.wsgi"
+    ):
         self.port = free_port()
         self.cmd = [
             str(VENV_BIN / "gunicorn"),
-            "changemgmt.wsgi",
+            app,
             "--bind",
             f"{HOST}:{self.port}",
             "--workers",
@@ -135,6 +137,10 @@ class Gunicorn:
                 pass
             time.sleep(0.2)
         raise RuntimeError("gunicorn did not answer /healthz in time")
+
+    def pids(self) -> list[int]:
+        """The master and its workers (the process tree whose CPU a request costs)."""
+        return [self.proc.pid, *self.worker_pids()]
 
     def worker_pids(self) -> list[int]:
         import psutil
