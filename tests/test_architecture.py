@@ -1,4 +1,4 @@
-"""The shape of the code, checked: apps depend one way.
+"""The shape of the code, checked: apps depend one way, modules stay short.
 
 The order, from the floor up (an app may import from its own rank's floor and below, never above):
 
@@ -40,6 +40,8 @@ WIRING = {"settings", "urls", "wsgi"}
 # (importer, imported), one way only. audit is the floor: catalog's admin keeps the audit trail
 # with audit's admin mixin. Game days show on windows' calendar through its event-source registry.
 PEER_USES = {("catalog", "audit"), ("killswitches", "windows")}
+
+MAX_MODULE_LINES = 450
 
 
 def python_files(under: Path):
@@ -179,3 +181,15 @@ def test_the_walker_refuses_a_peer_import_and_an_unranked_app(tmp_path):
         "changemgmt/windows/calendar.py:1: windows imports changemgmt.killswitches.gamedays from "
         "its peer killswitches (same rank; allowed only through PEER_USES)",
     ]
+
+
+def test_no_module_is_over_450_lines():
+    long = [
+        f"{path.relative_to(ROOT)}: {n} lines"
+        for path in python_files(PACKAGE)
+        if "migrations" not in path.parts
+        and (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split along a seam):\n" + "\n".join(
+        long
+    )
