@@ -1,7 +1,8 @@
-"""Appending to the audit chain, and walking it to prove nobody wrote around the app.
+"""Appending to the audit chain (verification.py walks it).
 
-`append_record` runs for every simple-history row (post_create_historical_record), in the writer's
-transaction: nothing is recorded if the change rolls back, and nothing changes without a record.
+`append_record` runs for every simple-history row (post_create_historical_record) and chains the
+record in the writer's transaction, just before it commits: nothing is recorded if the change rolls
+back, nothing changes without a record, and the chain lock is the last lock any writer takes.
 """
 
 import functools
@@ -9,11 +10,11 @@ import hashlib
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from simple_history.models import HistoricalChanges
 
 from .canonical import canonical_json, plain
-from .models import GENESIS_HASH, AuditHead, AuditRecord
+from .models import AuditHead, AuditRecord
 
 HISTORY_BOOKKEEPING = {
     "history_id",
@@ -176,8 +177,9 @@ def _lock_head() -> AuditHead:
         return AuditHead.objects.select_for_update().get(pk=1)
 
 
-def append_record(history_instance) -> AuditRecord:
-    """Write the audit record of one new history row and move the chain head (in one transaction)."""
+def build_record(history_instance) -> AuditRecord:
+    """The audit record of one new history row, everything but its place in the chain (seq,
+    prev_hash, hash): the expensive part, done without the chain lock."""
     history_model = type(history_instance)
     base_model = history_model.instance_type
     object_attname = base_model._meta.pk.attname
@@ -190,16 +192,7 @@ def append_record(history_instance) -> AuditRecord:
     if action == "~":
         before = _previous_values(history_model, object_attname, object_id, history_instance.pk)
     changes = field_diffs(action, before and {k: before[k] for k in tracked}, tracked)
-    if m2m or (before and m2m_history_models(history_model)):
-        old_m2m = {}
-        if before:
-            old_m2m = m2m_snapshots(history_model, [before["history_id"]]).get(
-                before["history_id"], {}
-            )
-        old_members, new_members = _members(old_m2m), _members(m2m)
-        for name in sorted(set(old_members) | set(new_members)):
-            if old_members.get(name, []) != new_members.get(name, []):
-                changes[name] = [old_members.get(name, []), new_members.get(name, [])]
+    changes.update(_membership_changes(history_model, before, m2m))
     try:
         instance = history_instance.instance
         object_repr = str(instance)
@@ -207,125 +200,131 @@ def append_record(history_instance) -> AuditRecord:
         instance, object_repr = None, f"{base_model._meta.object_name} {object_id}"
     user = history_instance.history_user
     object_label = base_model._meta.label_lower
-    with transaction.atomic():
-        head = _lock_head()
-        record = AuditRecord(
-            seq=head.seq + 1,
-            created_at=values["history_date"],
-            history_model=history_model._meta.label_lower,
-            history_id=history_instance.pk,
-            object_model=object_label,
-            object_id=str(object_id),
-            object_repr=object_repr[:255],
-            object_key=kill_switch_key(instance)[:255],
-            action=action,
-            actor_id=user.pk if user else None,
-            actor_username=user.get_username() if user else "",
-            reason=values.get("history_change_reason") or "",
-            changes=changes,
-            ticket_id=related_ticket_id(object_label, tracked, object_id),
-            content_hash=content_hash(values, m2m),
-            prev_hash=head.hash,
-        )
-        record.hash = record.compute_hash()
-        record.save(force_insert=True)
-        head.seq, head.hash = record.seq, record.hash
-        head.save(update_fields=["seq", "hash"])
+    return AuditRecord(
+        created_at=values["history_date"],
+        history_model=history_model._meta.label_lower,
+        history_id=history_instance.pk,
+        object_model=object_label,
+        object_id=str(object_id),
+        object_repr=object_repr[:255],
+        object_key=kill_switch_key(instance)[:255],
+        action=action,
+        actor_id=user.pk if user else None,
+        actor_username=user.get_username() if user else "",
+        reason=values.get("history_change_reason") or "",
+        changes=changes,
+        ticket_id=related_ticket_id(object_label, tracked, object_id),
+        content_hash=content_hash(values, m2m),
+    )
+
+
+def _membership_changes(history_model, before, m2m) -> dict:
+    if not (m2m or (before and m2m_history_models(history_model))):
+        return {}
+    old_m2m = {}
+    if before:
+        old_m2m = m2m_snapshots(history_model, [before["history_id"]]).get(before["history_id"], {})
+    old_members, new_members = _members(old_m2m), _members(m2m)
+    return {
+        name: [old_members.get(name, []), new_members.get(name, [])]
+        for name in sorted(set(old_members) | set(new_members))
+        if old_members.get(name, []) != new_members.get(name, [])
+    }
+
+
+def chain_records(records: list[AuditRecord]) -> None:
+    """Give `records` the next places in the chain and insert them: the only moment the head row
+    is locked, so the lock is held for a few inserts, never for a writer's whole use case. Runs in
+    the caller's transaction (at its very end, see `append_record`)."""
+    head = _lock_head()
+    seq, prev_hash = head.seq, head.hash
+    for record in records:
+        seq += 1
+        record.seq, record.prev_hash = seq, prev_hash
+        record.hash = prev_hash = record.compute_hash()
+    AuditRecord.objects.bulk_create(records)
+    head.seq, head.hash = seq, prev_hash
+    head.save(update_fields=["seq", "hash"])
+
+
+def append_record(history_instance) -> AuditRecord:
+    """Record one new history row: built now, chained when its transaction ends.
+
+    Inside a transaction the record waits (as an on_commit entry, so a rolled-back savepoint takes
+    it along) until just before COMMIT, when all of the transaction's records are chained at once.
+    Every writer therefore takes the chain lock last and for milliseconds: no lock order to get
+    wrong (the policy counter, a ramp, a switch are always taken before it), and a flip never
+    queues behind a ticket that is still being filed. Outside a transaction it is chained at once.
+    """
+    record = build_record(history_instance)
+    connection = transaction.get_connection()
+    if _chains_at_commit(connection):
+        _hook(connection)
+        transaction.on_commit(_Pending(record))
+    else:
+        with transaction.atomic():
+            chain_records([record])
     return record
 
 
-# ----- verification -----
+class _Pending:
+    """An audit record waiting for the end of its transaction. Called by Django only if the
+    transaction committed without the pre-commit flush (a connection not hooked): chained then."""
 
-
-class Broken(Exception):
-    """The chain is broken at `record` (or at a history row with no record)."""
-
-    def __init__(self, message: str, record=None):
+    def __init__(self, record: AuditRecord):
         self.record = record
-        super().__init__(message)
+
+    def __call__(self):
+        with transaction.atomic():
+            chain_records([self.record])
 
 
-def verify(*, chunk_size: int = 2000, progress=None) -> int:
-    """Walk the whole chain; return the number of records, or raise Broken at the first break.
+def _real_blocks(connection) -> list:
+    # A test case's own atomic blocks never commit; the blocks a use case opens inside them do.
+    return [b for b in connection.atomic_blocks if not getattr(b, "_from_testcase", False)]
 
-    Checks, in chain order: seq has no gaps, each record links to the previous one, each record's
-    own hash, that its history row exists and still hashes to content_hash; then that the head
-    matches the last record (a deleted tail) and that no history row lacks a record (inserted).
-    """
-    by_label = {m._meta.label_lower: m for m in history_models()}
-    total = AuditRecord.objects.count()
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    batch: list[AuditRecord] = []
 
-    def check_batch(records):
-        wanted: dict[str, list[int]] = {}
-        for r in records:
-            wanted.setdefault(r.history_model, []).append(r.history_id)
-        current: dict[tuple[str, int], str] = {}
-        for label, ids in wanted.items():
-            model = by_label.get(label)
-            if model is None:
-                continue
-            m2m = m2m_snapshots(model, ids)
-            for values in model._default_manager.filter(pk__in=ids).values(*all_attnames(model)):
-                pk = values["history_id"]
-                current[(label, pk)] = content_hash(values, m2m.get(pk, {}))
-        for r in records:
-            found = current.get((r.history_model, r.history_id))
-            if found is None:
-                raise Broken(
-                    f"audit record #{r.seq}: its history row {r.history_model} "
-                    f"#{r.history_id} ({r.object_model} {r.object_id}) was deleted",
-                    r,
-                )
-            if found != r.content_hash:
-                raise Broken(
-                    f"audit record #{r.seq}: history row {r.history_model} #{r.history_id} "
-                    f"({r.object_model} {r.object_id}) was edited after it was recorded",
-                    r,
-                )
+def _chains_at_commit(connection) -> bool:
+    real = _real_blocks(connection)
+    if not connection.in_atomic_block or not real:
+        return False
+    # Under a test case the outermost real block ends by releasing its savepoint; one opened
+    # without a savepoint ends silently, so its records are chained at once instead.
+    nested = len(real) < len(connection.atomic_blocks)
+    return not (nested and not real[0].savepoint)
 
-    for record in AuditRecord.objects.order_by("seq").iterator(chunk_size=chunk_size):
-        if record.seq != expected_seq:
-            raise Broken(
-                f"audit record #{record.seq}: expected #{expected_seq} next — "
-                f"record(s) #{expected_seq}..#{record.seq - 1} were deleted"
-                if record.seq > expected_seq
-                else f"audit record #{record.seq}: out of sequence (inserted)",
-                record,
-            )
-        if record.prev_hash != prev_hash:
-            raise Broken(
-                f"audit record #{record.seq}: does not link to the previous record's hash "
-                "(a record was inserted, deleted or edited before it)",
-                record,
-            )
-        if record.compute_hash() != record.hash:
-            raise Broken(f"audit record #{record.seq}: the record itself was edited", record)
-        batch.append(record)
-        if len(batch) >= chunk_size:
-            check_batch(batch)
-            batch = []
-        expected_seq, prev_hash = record.seq + 1, record.hash
-        checked += 1
-        if progress and checked % chunk_size == 0:
-            progress(checked, total)
-    check_batch(batch)
 
-    head = AuditHead.objects.filter(pk=1).first()
-    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
-    if (head_seq, head_hash) != (checked, prev_hash):
-        raise Broken(
-            f"audit chain head is at #{head_seq} but the last record is #{checked}: "
-            f"record(s) after #{checked} were deleted or the head was edited"
-        )
+def _hook(connection) -> None:
+    """Chain the pending records just before the transaction commits (or, under a test case, just
+    before the outermost block of the use case releases its savepoint)."""
+    if getattr(connection, "_audit_chain_hooked", False):
+        return
+    commit, savepoint_commit = connection.commit, connection.savepoint_commit
 
-    for label, model in by_label.items():
-        recorded = AuditRecord.objects.filter(history_model=label).values("history_id")
-        stray = model._default_manager.exclude(pk__in=recorded).order_by("pk").first()
-        if stray is not None:
-            raise Broken(
-                f"history row {label} #{stray.pk} has no audit record: it was inserted "
-                "outside the app"
-            )
-    return checked
+    def commit_chained():
+        _flush(connection)
+        commit()
+
+    def savepoint_commit_chained(sid):
+        blocks = connection.atomic_blocks
+        if blocks and not _real_blocks(connection):
+            _flush(connection)
+        savepoint_commit(sid)
+
+    connection.commit = commit_chained
+    connection.savepoint_commit = savepoint_commit_chained
+    connection._audit_chain_hooked = True
+
+
+def _flush(connection) -> None:
+    entries = connection.run_on_commit
+    pending = [entry[1].record for entry in entries if isinstance(entry[1], _Pending)]
+    if not pending:
+        return
+    try:
+        chain_records(pending)
+    except DatabaseError:
+        raise
+    except Exception as exc:  # Atomic rolls back on a DatabaseError only
+        raise DatabaseError(f"could not append to the audit chain: {exc}") from exc
+    connection.run_on_commit = [e for e in entries if not isinstance(e[1], _Pending)]

@@ -1,7 +1,7 @@
 """The audit chain and notifications.
 
-Every simple-history row of every domain model gets one `AuditRecord`, written in the same
-transaction (changemgmt.audit.chain). Each record carries a hash of the history row's content and a
+Every simple-history row of every domain model gets one `AuditRecord`, written at the end of the
+same transaction (changemgmt.audit.chain). Each record carries a hash of the history row's content and a
 hash chained to the previous record, so an edit, deletion or insertion made outside the app (raw
 SQL, a restored backup) breaks the chain where it happened: `manage.py verify_audit` names it.
 """
@@ -18,7 +18,8 @@ GENESIS_HASH = "0" * 64
 
 class AuditHead(models.Model):
     """The one row every writer locks to append to the chain: the chain never forks, because
-    appending is serialized on this row (select_for_update) until the writer's transaction ends."""
+    appending is serialized on this row (select_for_update). Writers take it last, just before
+    they commit (audit.chain.append_record), so it is held for a few inserts, not a use case."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.PositiveBigIntegerField(default=0)
