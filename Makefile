@@ -25,6 +25,7 @@ seed: migrate
 	$(PY) manage.py seed_demo
 
 run: seed
+	$(PY) manage.py audit_checkpoint --create-key
 	@echo ""
 	@echo "  changemgmt is starting on http://127.0.0.1:8000"
 	@echo "  Log in as any role (author, release_manager, cab_platform, …, auditor) or admin,"

@@ -299,6 +299,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Signed checkpoints of the audit chain's head (changemgmt.audit.checkpoints): the Ed25519 key
+# (a PEM value or a PEM file) is never in the database, and the sink is a file it cannot write.
+AUDIT_CHECKPOINT_KEY = os.environ.get(
+    "AUDIT_CHECKPOINT_KEY", str(VAR_DIR / "audit-checkpoint-key.pem")
+)
+AUDIT_CHECKPOINT_FILE = os.environ.get(
+    "AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl")
+)
+AUDIT_CHECKPOINT_WEBHOOK = os.environ.get("AUDIT_CHECKPOINT_WEBHOOK", "")
+AUDIT_CHECKPOINT_INTERVAL = int(os.environ.get("AUDIT_CHECKPOINT_INTERVAL", "900"))  # seconds
 CELERY_BEAT_SCHEDULE = {
     "advance-rollouts": {
         "task": "changemgmt.rollouts.tasks.advance_rollouts",
@@ -314,6 +324,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "changemgmt.audit.tasks.sweep_notification_outbox",
         "schedule": crontab(),  # every minute
         "options": {"expires": 55},
+    },
+    "audit-checkpoint": {
+        "task": "changemgmt.audit.tasks.audit_checkpoint",
+        "schedule": AUDIT_CHECKPOINT_INTERVAL,
+        "options": {"expires": AUDIT_CHECKPOINT_INTERVAL / 2},
     },
     "plan-game-days": {
         "task": "changemgmt.killswitches.tasks.plan_game_days",

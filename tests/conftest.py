@@ -26,6 +26,14 @@ def admin_client(client, root):
 
 
 @pytest.fixture(autouse=True)
+def _isolated_checkpoints(settings, tmp_path):
+    # Each test signs with its own checkpoint key into its own sink, never the developer's var/.
+    settings.AUDIT_CHECKPOINT_KEY = str(tmp_path / "audit-checkpoint-key.pem")
+    settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "audit-checkpoints.jsonl")
+    settings.AUDIT_CHECKPOINT_WEBHOOK = ""
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings, tmp_path):
     # Each test gets its own cache so the policy document and ETags never leak between tests.
     settings.CACHES = {

@@ -22,3 +22,11 @@ def post_webhook(self, notification_id: int):
 def sweep_notification_outbox():
     """Queue webhook posts that could not be queued (broker down) or whose message was lost."""
     return sweep_outbox()
+
+
+@shared_task(ignore_result=True)
+def audit_checkpoint():
+    """Sign the chain's head into the checkpoint sink (beat, every AUDIT_CHECKPOINT_INTERVAL)."""
+    from .checkpoints import checkpoint_now
+
+    return checkpoint_now().seq

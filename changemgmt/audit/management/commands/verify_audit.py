@@ -9,6 +9,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from changemgmt.audit import checkpoints
 from changemgmt.audit.verification import Broken, verify
 
 
@@ -33,14 +34,14 @@ class Command(BaseCommand):
                 self.stderr.write(f"  checked {done:,} of {total:,} records…")
 
         try:
-            signed = []
+            signed = [] if options["no_checkpoints"] else checkpoints.read_checkpoints()
             result = verify(
                 chunk_size=chunk_size,
                 progress=progress,
                 checkpoints=signed,
                 live=not options["no_live"],
             )
-        except Broken as broken:
+        except (Broken, checkpoints.CheckpointError) as broken:
             if as_json:
                 self.stdout.write(json.dumps({"intact": False, "broken": str(broken)}))
             raise CommandError(f"Audit chain BROKEN at {broken}") from None
