@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from changemgmt.pagination import CappedCountPaginator
 
 from .access import require_audit_reader
+from .checkpoints import freshness
 from .filters import AuditRecordFilter
 from .models import Action, AuditRecord
 
@@ -47,6 +48,7 @@ def audit_log(request):
         "page": page,
         "query": query.urlencode(),
         "action_labels": ACTION_LABELS,
+        "checkpoints": freshness(),
     }
     return render(request, "audit/log.html", context, status=200 if valid else 400)
 

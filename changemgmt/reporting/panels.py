@@ -1,5 +1,6 @@
 from changemgmt import roles
 from changemgmt.audit.access import may_read_audit_log
+from changemgmt.audit.checkpoints import freshness
 
 from .metrics import chart_data, process_numbers
 
@@ -13,4 +14,5 @@ def dashboard_panel(request):
         "numbers": numbers,
         "chart": chart_data(numbers),
         "may_read_audit_log": may_read_audit_log(request.user),
+        "checkpoints": freshness(),
     }

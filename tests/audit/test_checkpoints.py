@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import time_machine
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
@@ -218,3 +219,42 @@ def test_it_is_made_by_beat_every_interval(audited_ticket, key, settings):
     assert entry["schedule"] == settings.AUDIT_CHECKPOINT_INTERVAL == 900
     assert audit_checkpoint() == AuditHead.objects.get(pk=1).seq
     assert len(checkpoints.read_checkpoints()) == 1
+
+
+def test_the_audit_log_shows_the_latest_checkpoint_verified(client, auditor, audited_ticket, key):
+    checkpoint()
+    seq = AuditHead.objects.get(pk=1).seq
+    client.force_login(auditor)
+    page = client.get("/audit/").content.decode()
+    assert f"Latest signed checkpoint: <strong>#{seq}</strong>" in page
+    assert ">verified<" in page
+
+
+def test_the_audit_log_says_when_the_latest_checkpoint_does_not_verify(
+    client, auditor, audited_ticket, key, settings
+):
+    checkpoint()
+    line = json.loads(sink_lines(settings)[0])
+    with Path(settings.AUDIT_CHECKPOINT_FILE).open("a") as sink:
+        sink.write(json.dumps({**line, "head": "f" * 64}) + "\n")
+    client.force_login(auditor)
+    page = client.get("/audit/").content.decode()
+    assert "NOT verified" in page and "does not verify (forged)" in page
+
+
+def test_the_dashboard_warns_when_no_checkpoint_is_younger_than_twice_the_interval(
+    client, auditor, audited_ticket, key
+):
+    def dashboard(at):
+        with time_machine.travel(at, tick=False):
+            client.force_login(auditor)
+            response = client.get("/")
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert "No signed checkpoint of the audit chain" in dashboard("2027-03-01 08:00Z")
+    with time_machine.travel("2027-03-01 09:00Z", tick=False):
+        checkpoint()
+    fresh = dashboard("2027-03-01 09:29Z")
+    assert 'id="process-numbers"' in fresh and 'id="audit-checkpoint"' not in fresh
+    assert "None is younger than 30 minutes" in dashboard("2027-03-01 09:31Z")

@@ -110,7 +110,8 @@ def tampered(field, value):
     if isinstance(field, models.DateField):
         return (value or datetime.date(2026, 1, 1)) + datetime.timedelta(days=1)
     if isinstance(field, models.CharField | models.TextField):
-        return "tampered" if value != "tampered" else "tampered again"
+        width = field.max_length or 100
+        return next(c[:width] for c in ("tampered", "zz") if c[:width] != value)
     return None
 
 
