@@ -308,6 +308,8 @@ AUDIT_CHECKPOINT_FILE = os.environ.get(
     "AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl")
 )
 AUDIT_CHECKPOINT_WEBHOOK = os.environ.get("AUDIT_CHECKPOINT_WEBHOOK", "")
+# How long the first answer to a POST with an Idempotency-Key is replayed (audit.idempotency).
+IDEMPOTENCY_KEY_TTL = int(os.environ.get("IDEMPOTENCY_KEY_TTL", "86400"))  # seconds
 AUDIT_CHECKPOINT_INTERVAL = int(os.environ.get("AUDIT_CHECKPOINT_INTERVAL", "900"))  # seconds
 CELERY_BEAT_SCHEDULE = {
     "advance-rollouts": {

@@ -8,6 +8,8 @@ SQL, a restored backup) breaks the chain where it happened: `manage.py verify_au
 
 import hashlib
 
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -137,3 +139,28 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.event}: {self.subject}"
+
+
+class IdempotentReply(models.Model):
+    """The first answer to a POST sent with an `Idempotency-Key` header, so a retry (the reply was
+    lost with a worker) gets that answer instead of doing the change twice. Scoped to the user and
+    the endpoint; expires after IDEMPOTENCY_KEY_TTL seconds."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    endpoint = models.CharField(max_length=255)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of the request body")
+    status_code = models.PositiveSmallIntegerField(default=0)
+    body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "endpoint", "key"], name="one_reply_per_idempotency_key"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.endpoint} {self.key}"

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from changemgmt import roles
 from changemgmt.api_fields import StrictBooleanField, StrictIntegerField
+from changemgmt.audit.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 
 from . import services
 from .models import LAYERS
@@ -34,7 +35,12 @@ class AckSerializer(serializers.Serializer):
 
 
 class FlipView(APIView):
-    @extend_schema(request=FlipSerializer, responses={200: FlipResultSerializer})
+    @extend_schema(
+        request=FlipSerializer,
+        responses={200: FlipResultSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+    )
+    @idempotent
     def post(self, request, layer, key):
         if layer not in LAYERS:
             raise Http404(f"Unknown layer '{layer}'.")

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from changemgmt import roles
+from changemgmt.audit.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from changemgmt.catalog.models import RiskTier
 
 from . import services
@@ -172,6 +173,7 @@ class TransitionView(APIView):
     transition = ""
     input_serializer = ReasonSerializer
 
+    @idempotent
     def post(self, request, change_id):
         ticket = _ticket(change_id)
         serializer = self.input_serializer(data=request.data)
@@ -250,7 +252,7 @@ def transition_view(name: str):
         tags=["changes"],
         operation_id=f"changes_{name}",
         summary=TRANSITION_SUMMARIES[name],
-        parameters=[CHANGE_ID],
+        parameters=[CHANGE_ID, IDEMPOTENCY_KEY_PARAMETER],
         request=serializer,
         responses={
             200: ChangeSerializer,
