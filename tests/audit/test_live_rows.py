@@ -73,8 +73,9 @@ def demo(db, django_capture_on_commit_callbacks, gateway):
 
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", password="demo-pass-123", stdout=io.StringIO())
+    services.gateway_bind(gateway_id="gw-live-check", account=gateway, acting_user=system_user())
     services.gateway_ack(
-        gateway_id="gw-eu-1", version=policy.current_version(), acting_user=gateway
+        gateway_id="gw-live-check", version=policy.current_version(), acting_user=gateway
     )
     stage = RampStage.objects.select_related("ticket").first()
     ticket, user = stage.ticket, system_user()
