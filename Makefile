@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 # The gateway client package (its own pyproject, no Django), installed into the same venv.
 CLIENT := clients/python
 DEMO_PASSWORD ?= changemgmt-demo
-export DEMO_PASSWORD
+# Where `make run` serves: honcho hands PORT to the first Procfile line (web).
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DEMO_PASSWORD HOST PORT
 
 .PHONY: install run test test-fast bench bench-peers lint format migrate seed clean
 
@@ -27,11 +30,11 @@ seed: migrate
 run: seed
 	$(PY) manage.py audit_checkpoint --create-key
 	@echo ""
-	@echo "  changemgmt is starting on http://127.0.0.1:8000"
+	@echo "  changemgmt is starting on http://$(HOST):$(PORT)"
 	@echo "  Log in as any role (author, release_manager, cab_platform, …, auditor) or admin,"
 	@echo "  password: $(DEMO_PASSWORD)   ·   Ctrl-C stops web, worker and beat."
 	@echo ""
-	REFERENCE_GATEWAY_URL=http://127.0.0.1:8100 $(VENV)/bin/honcho start -f Procfile
+	REFERENCE_GATEWAY_URL=http://127.0.0.1:8100 $(VENV)/bin/honcho start -f Procfile --port $(PORT)
 
 test: install
 	$(VENV)/bin/pytest -q

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from changemgmt.killswitches import gateway_views
 from changemgmt.web import views as web_views
+from changemgmt.web.api_root import api_root
 from changemgmt.windows import feeds as windows_feeds
 
 urlpatterns = [
@@ -39,6 +40,7 @@ urlpatterns = [
     path("gateway-policies/", include("changemgmt.killswitches.gateway_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", api_root, name="api-root"),
     path("api/v1/", include("changemgmt.tickets.api_urls")),
     path("api/v1/", include("changemgmt.catalog.api_urls")),
     path("api/v1/", include("changemgmt.windows.api_urls")),
