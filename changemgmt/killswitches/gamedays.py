@@ -24,8 +24,10 @@ from .policy import policy_bump, register_policy_section
 from .services import REPORTING_WITHIN, SWITCH_MODELS, find_switch, may_flip, owner_emails
 
 REMIND_AHEAD = timedelta(days=7)
-_PERCENT = re.compile(r"^(\d{1,2}(?:\.\d+)?)%$")
+# Any number of digits, so "500%" is refused for its size, with the range, not as gibberish.
+_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 MAX_CANARY_PERCENT = 10
+CANARY_RANGE = f"a percentage slice is more than 0% and at most {MAX_CANARY_PERCENT}% (e.g. 5%)"
 
 
 def quarter_of(day: date) -> str:
@@ -124,12 +126,14 @@ def validate_canary(canary: str) -> str:
         percent = float(match.group(1))
         if 0 < percent <= MAX_CANARY_PERCENT:
             return canary
-        raise ValidationError({"canary_slice": f"A canary slice is at most {MAX_CANARY_PERCENT}%."})
+        raise ValidationError({"canary_slice": f"{canary} is out of range: {CANARY_RANGE}."})
     if canary.startswith("tenant:"):
         if Tenant.objects.filter(tenant_id=canary[len("tenant:") :]).exists():
             return canary
         raise ValidationError({"canary_slice": f"Unknown tenant '{canary[7:]}'."})
-    raise ValidationError({"canary_slice": "Give a tenant (tenant:<id>) or a percentage (5%)."})
+    raise ValidationError(
+        {"canary_slice": f"Give a tenant (tenant:<id>) or a percentage: {CANARY_RANGE}."}
+    )
 
 
 @transaction.atomic

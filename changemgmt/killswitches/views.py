@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from changemgmt import clock, roles
 
 from . import gamedays, services
+from .filters import GameDayFilter
 from .forms import ExerciseStartForm, FlipForm, RescheduleForm, VerifyForm
 from .freshness import freshness_of
 from .models import LAYERS, Exercise, GameDay
@@ -182,7 +183,7 @@ def game_days(request):
         request,
         "killswitches/game_days.html",
         {
-            "game_days": GameDay.objects.all(),
+            "game_days": GameDayFilter.listing(request.GET),
             "follow_ups": gamedays.failed_follow_ups(),
             "this_quarter": gamedays.quarter_of(clock.now().date()),
         },

@@ -27,14 +27,39 @@ class TicketFilter(django_filters.FilterSet):
         empty_label="Any author",
     )
     emergency = django_filters.BooleanFilter(
-        widget=forms.Select(
-            choices=[("", "Emergency or not"), ("true", "Emergency"), ("false", "Standard")]
-        )
+        label="Emergency",
+        widget=forms.Select(choices=[("", "Either"), ("true", "Emergency"), ("false", "Standard")]),
+    )
+    # The column headers' sort links (templates/tickets/list.html); `tier_rank` and
+    # `stage_percent` are annotations of the list view's queryset.
+    o = django_filters.OrderingFilter(
+        fields=(
+            ("change_id", "change_id"),
+            ("title", "title"),
+            ("feature__slug", "feature"),
+            ("tier_rank", "tier"),
+            ("state", "state"),
+            ("planned_start", "planned_start"),
+            ("stage_percent", "stage"),
+            ("author__username", "author"),
+            ("release_manager__username", "release_manager"),
+            ("created_at", "created"),
+        ),
+        label="Sort by",
     )
 
     class Meta:
         model = ChangeTicket
-        fields = ["q", "state", "risk_tier", "feature", "classification", "author", "emergency"]
+        fields = [
+            "q",
+            "state",
+            "risk_tier",
+            "feature",
+            "classification",
+            "author",
+            "emergency",
+            "o",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

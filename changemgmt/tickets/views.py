@@ -7,7 +7,8 @@ import zoneinfo
 from urllib.parse import unquote
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db.models import Case, IntegerField, OuterRef, Subquery, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -79,9 +80,35 @@ def _render(request, template, context, status=200):
 # ----- list -----
 
 
+TIER_RANK = Case(
+    When(risk_tier="low", then=Value(0)),
+    When(risk_tier="medium", then=Value(1)),
+    When(risk_tier="high", then=Value(2)),
+    default=Value(3),
+)
+STAGED_STATES = ("ramping", "halted")
+
+
+def _current_stage_percent():
+    """The percent of the stage a ramping (or halted) ticket is at, read through the reverse
+    relations the rollouts app adds (tickets never imports rollouts)."""
+    try:
+        stages = ChangeTicket._meta.get_field("ramp_stages").related_model
+    except FieldDoesNotExist:  # rollouts not installed: no stage column values
+        return Value(None, output_field=IntegerField())
+    current = stages.objects.filter(ticket=OuterRef("pk"), index=OuterRef("ramp__current_index"))
+    return Case(
+        When(state__in=STAGED_STATES, then=Subquery(current.values("percent")[:1])),
+        default=Value(None),
+        output_field=IntegerField(),
+    )
+
+
 def ticket_list(request):
     roles.require_human_reader(request.user, "change tickets")
-    queryset = ChangeTicket.objects.select_related("feature", "author", "release_manager")
+    queryset = ChangeTicket.objects.select_related("feature", "author", "release_manager").annotate(
+        tier_rank=TIER_RANK, stage_percent=_current_stage_percent()
+    )
     filters = TicketFilter(request.GET or None, queryset=queryset)
     if not filters.is_bound:
         tickets = queryset
@@ -89,7 +116,12 @@ def ticket_list(request):
         tickets = filters.qs
     else:
         tickets = queryset.none()  # never pass the unfiltered list off as the filtered one
-    page = CappedCountPaginator(tickets.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
+    # A sort picked in a column header comes from the filter; the newest first otherwise. The
+    # id breaks ties so the pages of a sort never repeat or skip a row.
+    ordering = (
+        (*tickets.query.order_by, "-id") if tickets.query.order_by else ("-created_at", "-id")
+    )
+    page = CappedCountPaginator(tickets.order_by(*ordering), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     query = request.GET.copy()
