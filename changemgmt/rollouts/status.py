@@ -130,6 +130,25 @@ def bake_progress(ticket, ramp, stage, now) -> int:
     return max(0, min(100, int(done * 100)))
 
 
+GAP_AT_LEAST = timedelta(minutes=10)
+
+
+def with_gaps(points: list[dict]) -> list[dict]:
+    """The samples with a `y: null` point wherever they stop for a while, so the chart's line
+    breaks there (Chart.js `spanGaps: false`) instead of drawing data nobody sent. A while is
+    four times the usual spacing, and at least GAP_AT_LEAST."""
+    if len(points) < 3:
+        return points
+    steps = sorted(b["x"] - a["x"] for a, b in zip(points, points[1:], strict=False))
+    gap = max(4 * steps[len(steps) // 2], GAP_AT_LEAST.total_seconds() * 1000)
+    out = [points[0]]
+    for before, after in zip(points, points[1:], strict=False):
+        if after["x"] - before["x"] > gap:
+            out.append({"x": (before["x"] + after["x"]) // 2, "y": None})
+        out.append(after)
+    return out
+
+
 def chart_data(ticket, stages) -> list[dict]:
     """Per metric: the samples, the threshold lines and the stage boundaries (epoch ms)."""
     guards = {g.metric: g for g in ticket.guards.all()}
@@ -150,7 +169,9 @@ def chart_data(ticket, stages) -> list[dict]:
             {
                 "metric": metric,
                 "label": label,
-                "points": [{"x": int(at.timestamp() * 1000), "y": v} for at, v in reversed(rows)],
+                "points": with_gaps(
+                    [{"x": int(at.timestamp() * 1000), "y": v} for at, v in reversed(rows)]
+                ),
                 "threshold": guard.threshold if guard else None,
                 "severe": guard.severe_threshold if guard else None,
                 "observe_only": bool(guard and guard.observe_only),
