@@ -46,31 +46,46 @@ def split_list(value: str) -> list[str]:
     return items
 
 
+NO_SWITCH_YET = "No switch yet (create it in the kill-switch console first)"
+
+
 def kill_switch_choices(current: str = "") -> list:
-    groups = [
-        (
-            "Feature switches",
-            [f"feature:{s}" for s in AIFeature.objects.values_list("slug", flat=True)],
-        ),
-        (
-            "Model switches",
-            [f"model:{m}" for m in AIModel.objects.values_list("model_id", flat=True)],
-        ),
-        (
-            "Tenant switches",
-            [f"tenant:{t}" for t in Tenant.objects.values_list("tenant_id", flat=True)],
-        ),
+    """Switches that exist, by layer; catalog entries without a switch listed apart (and not
+    selectable, see SwitchSelect): a path with nothing behind it would turn nothing off.
+
+    The killswitches app's one-to-one `kill_switch` on each catalog row is read by name: tickets
+    never imports killswitches."""
+    layers = [
+        ("Feature switches", AIFeature, "slug", "feature"),
+        ("Model switches", AIModel, "model_id", "model"),
+        ("Tenant switches", Tenant, "tenant_id", "tenant"),
     ]
     choices = [("", "— the switch that turns this change off —")]
-    known = set()
-    for label, paths in groups:
+    known, missing = set(), []
+    for label, model, key, prefix in layers:
+        rows = model.objects.order_by(key).values_list(key, "kill_switch")
+        paths = [f"{prefix}:{k}" for k, switch in rows if switch is not None]
+        missing += [f"{prefix}:{k}" for k, switch in rows if switch is None]
         if paths:
             choices.append((label, [(p, p) for p in paths]))
-            known.update(paths)
+        known.update(paths)
+    if missing:
+        choices.append((NO_SWITCH_YET, [(p, f"{p} (no switch yet)") for p in missing]))
+        known.update(missing)
     if current and current not in known:
         # Kept so an edit does not silently drop it; the completeness check names the problem.
         choices.append((current, f"{current} (not in the catalog)"))
     return choices
+
+
+class SwitchSelect(forms.Select):
+    """Options in the "no switch yet" group are shown but cannot be picked."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if str(label).endswith("(no switch yet)") and not selected:
+            option["attrs"]["disabled"] = True
+        return option
 
 
 def region_choices(current=()) -> list[tuple[str, str]]:
@@ -111,7 +126,7 @@ class TicketForm(BootstrapMixin, forms.ModelForm):
         choices=[("", "Same as the feature")] + list(RiskTier.choices),
         help_text="Inherited from the feature; you may raise it, never lower it.",
     )
-    kill_switch = forms.ChoiceField(required=False, label="Kill-switch path")
+    kill_switch = forms.ChoiceField(required=False, label="Kill-switch path", widget=SwitchSelect)
     regions = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label="Regions reached"
     )
@@ -174,6 +189,13 @@ class TicketForm(BootstrapMixin, forms.ModelForm):
             user_model.objects.filter(managers).distinct().order_by("username")
         )
         # The model's lists are typed as comma-separated text (a new ticket's [] included).
+        if ticket.pk is None:
+            # A new ticket's blast radius starts from the feature's users served (clean()),
+            # not from the model's 0, which reads as "nobody is affected".
+            users = self.fields["users_affected"]
+            users.required = False
+            self.initial["users_affected"] = None
+            users.help_text = "Blank: the feature's users served."
         self.initial["bridge"] = ", ".join(ticket.bridge or [])
         self.initial["paging_list"] = ", ".join(ticket.paging_list or [])
         self._style_widgets()
@@ -185,6 +207,12 @@ class TicketForm(BootstrapMixin, forms.ModelForm):
             str(pk): RiskTier(tier).label
             for pk, tier in self.fields["feature"].queryset.values_list("pk", "risk_tier")
         }
+
+    @property
+    def feature_users(self) -> dict[str, int]:
+        """Feature pk -> its users served, for the users-affected default on the page."""
+        queryset = self.fields["feature"].queryset
+        return {str(pk): users for pk, users in queryset.values_list("pk", "users_served")}
 
     @property
     def sections(self):
@@ -218,6 +246,8 @@ class TicketForm(BootstrapMixin, forms.ModelForm):
         cleaned = super().clean()
         feature = cleaned.get("feature")
         tier = cleaned.get("risk_tier")
+        if feature is not None and cleaned.get("users_affected") is None:
+            cleaned["users_affected"] = feature.users_served
         if feature is not None:
             if not tier:
                 cleaned["risk_tier"] = feature.risk_tier

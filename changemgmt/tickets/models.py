@@ -390,6 +390,14 @@ class EvalDelta(models.Model):
         return round(self.candidate - self.baseline, 10)
 
     @property
+    def relative_percent(self) -> float | None:
+        """The change relative to the baseline, in percent (+1.2 for 0.812 -> 0.822); people
+        read eval moves this way. None when the baseline is 0 (no relative change exists)."""
+        if not self.baseline:
+            return None
+        return round(self.delta / abs(self.baseline) * 100, 4)
+
+    @property
     def regression(self) -> float:
         """How much worse the candidate is (0 when it is not worse)."""
         worse_by = -self.delta if self.higher_is_better else self.delta

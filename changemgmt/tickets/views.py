@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from changemgmt import clock, roles
-from changemgmt.audit.timeline import ticket_timeline
+from changemgmt.audit.timeline import group_bookkeeping, ticket_timeline
 from changemgmt.pagination import CappedCountPaginator
 from changemgmt.panels import collect
 
@@ -314,7 +314,7 @@ def ticket_detail(request, change_id):
             and ticket.author_id != request.user.pk
             and _reviewable(ticket),
             "may_edit": ticket.is_editable and ticket.author_id == request.user.pk,
-            "timeline": ticket_timeline(ticket),
+            "timeline": group_bookkeeping(ticket_timeline(ticket)),
             "panels": collect("ticket_panel", request, ticket=ticket),
             "checklist_labels": CHECKLIST_ITEMS,
         },

@@ -62,9 +62,24 @@
       ? "The feature is " + tier + " tier: you may raise it, never lower it."
       : "Inherited from the feature; you may raise it, never lower it.";
   }
+  // Users affected follows the feature's users served until the author types their own.
+  var users = JSON.parse((document.getElementById("feature-users") || {}).textContent || "{}");
+  var affected = document.getElementById("id_users_affected");
+  var suggested = null;
+  function suggestUsers() {
+    if (!feature || !affected) return;
+    var served = users[feature.value];
+    if (served === undefined) return;
+    if (affected.value === "" || affected.value === String(suggested)) {
+      affected.value = String(served);
+      suggested = served;
+    }
+  }
   if (feature) {
     feature.addEventListener("change", showFeatureTier);
+    feature.addEventListener("change", suggestUsers);
     showFeatureTier();
+    suggestUsers();
   }
 
   var add = document.querySelector("[data-add-eval-row]");

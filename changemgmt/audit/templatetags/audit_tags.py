@@ -3,8 +3,10 @@ long one (a YAML document, a signature, a hash) as a one-line summary with the f
 away, so a row stays a row and the Why column stays on screen."""
 
 import json
+from datetime import datetime
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 
 register = template.Library()
@@ -22,9 +24,25 @@ def _text(value) -> str:
     return str(value)
 
 
+def _as_time(text: str) -> str | None:
+    """An ISO timestamp as a person reads it, in the page's zone ("Tue 2026-12-01 18:14 EST")."""
+    if len(text) < 19 or text[4:5] != "-" or text[10:11] != "T":
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None
+    return timezone.localtime(at).strftime("%a %Y-%m-%d %H:%M:%S %Z")
+
+
 @register.filter
 def change_value(value):
     text = _text(value)
+    shown_time = _as_time(text) if isinstance(value, str) else None
+    if shown_time:
+        return format_html('<time datetime="{}">{}</time>', text, shown_time)
     if len(text) <= SHORT and "\n" not in text:
         return text
     first = text.strip().splitlines()[0] if text.strip() else text
