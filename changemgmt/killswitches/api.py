@@ -44,7 +44,8 @@ class FlipView(APIView):
     def post(self, request, layer, key):
         if layer not in LAYERS:
             raise Http404(f"Unknown layer '{layer}'.")
-        switch = services.find_switch(f"{layer}:{key}")
+        # A tenant with no switch yet: its owners engage it here, and the flip creates it.
+        switch = services.find_or_new_switch(f"{layer}:{key}")
         if switch is None:
             raise Http404(f"No kill switch {layer}:{key}.")
         if not services.may_flip(request.user, switch):

@@ -13,6 +13,7 @@ from django.db import transaction
 from changemgmt import clock, roles
 from changemgmt.audit.notify import notify
 from changemgmt.audit.recording import save_audited, system_user
+from changemgmt.catalog.models import Tenant
 
 from .models import LAYERS, FeatureSwitch, Gateway, GatewayAck, ModelSwitch, TenantSwitch
 from .policy import current_version, policy_bump
@@ -44,6 +45,21 @@ def find_switch(path: str):
     except UnknownSwitch:
         return None
     return switch_queryset(layer).filter(**{KEY_LOOKUP[layer]: key}).first()
+
+
+def new_tenant_switch(key: str):
+    """An unsaved switch for a catalog tenant that has none yet (a tenant without a row is AI
+    on): its owners engage it from the console or the API, and that flip creates it."""
+    tenant = Tenant.objects.filter(tenant_id=key, kill_switch__isnull=True).first()
+    return TenantSwitch(tenant=tenant) if tenant is not None else None
+
+
+def find_or_new_switch(path: str):
+    """The switch at `path`; for a tenant with no switch yet, an unsaved one to engage."""
+    switch = find_switch(path)
+    if switch is None and path.startswith("tenant:"):
+        return new_tenant_switch(path[len("tenant:") :])
+    return switch
 
 
 def may_flip(user, switch) -> bool:
@@ -134,6 +150,8 @@ def killswitch_flip(
         .filter(**{KEY_LOOKUP[layer]: key})
         .first()
     )
+    if switch is None and layer == "tenant" and engaged:
+        switch = new_tenant_switch(key)  # saved below, by the flip that engages it
     if switch is None:
         raise UnknownSwitch(f"No kill switch {layer}:{key}.")
     if not may_flip(acting_user, switch):
@@ -162,7 +180,15 @@ def killswitch_flip(
             switch.expires = None
         switch.warned_at = None
     verb = "engaged" if engaged else "released"
-    save_audited(switch, acting_user=acting_user, reason=f"{verb}: {reason}")
+    creating = switch.pk is None
+    try:
+        with transaction.atomic():
+            save_audited(switch, acting_user=acting_user, reason=f"{verb}: {reason}")
+    except IntegrityError:
+        if not creating:
+            raise
+        # Another owner engaged this tenant's new switch at the same moment: theirs stands.
+        return FlipResult(find_switch(switch.path), changed=False, version=current_version())
     version = policy_bump(f"{switch.path} {verb}: {reason}")
     notify(
         "killswitch.flipped",

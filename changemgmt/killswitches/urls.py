@@ -17,6 +17,7 @@ urlpatterns = [
         views.exercise_check_gateway,
         name="exercise-check-gateway",
     ),
+    path("<str:layer>/<str:key>/history/", views.switch_history, name="history"),
     # Last: two free segments would shadow "game-days/<pk>/" above.
     path("<str:layer>/<str:key>/", views.switch, name="switch"),
 ]

@@ -9,12 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from changemgmt import clock, roles
+from changemgmt.audit.models import AuditRecord
+from changemgmt.catalog.models import Tenant
 
 from . import gamedays, services
 from .filters import GameDayFilter
 from .forms import ExerciseStartForm, FlipForm, RescheduleForm, VerifyForm
 from .freshness import freshness_of
-from .models import LAYERS, Exercise, GameDay
+from .models import LAYERS, Exercise, GameDay, TenantSwitch
 
 FRESHNESS = ("green", "amber", "stale")
 
@@ -38,9 +40,27 @@ def owner_label(switch) -> str:
     return "support engineering"
 
 
+def last_flip(switch):
+    """The latest audit record of the switch (who flipped it, when, why), None for a new one."""
+    if switch.pk is None:
+        return None
+    record = AuditRecord.objects.filter(object_key=switch.path).order_by("-seq").first()
+    if record is None:
+        return None
+    verb, _, why = record.reason.partition(": ")
+    return {
+        "user": record.actor_username or "system",
+        "at": record.created_at,
+        "verb": verb,
+        "why": why if verb in ("engaged", "released") else record.reason,
+    }
+
+
 def switch_row(user, switch, *, now=None) -> dict:
     """What the console shows of one switch."""
     return {
+        "new": switch.pk is None,
+        "last_flip": last_flip(switch),
         "switch": switch,
         "layer": switch.layer,
         "key": switch.key,
@@ -58,11 +78,14 @@ def switch_rows(user, *, state="", fresh="", query="") -> dict[str, list[dict]]:
     tables = {}
     for layer in LAYERS:
         rows = []
-        for switch in services.switch_queryset(layer).order_by("pk"):
+        switches = list(services.switch_queryset(layer).order_by("pk"))
+        if layer == "tenant":  # tenants with no switch yet: their owners may engage one
+            switches += [TenantSwitch(tenant=t) for t in Tenant.objects.filter(kill_switch=None)]
+        for switch in switches:
             row = switch_row(user, switch, now=now)
             if state and (state == "engaged") != row["engaged"]:
                 continue
-            if fresh and row["freshness"] != fresh:
+            if fresh and (row["new"] or row["freshness"] != fresh):
                 continue
             if query and query.lower() not in switch.key.lower():
                 continue
@@ -93,7 +116,7 @@ def console(request):
 def _switch_or_404(layer, key):
     if layer not in LAYERS:
         raise Http404("Unknown layer")
-    switch = services.find_switch(f"{layer}:{key}")
+    switch = services.find_or_new_switch(f"{layer}:{key}")
     if switch is None:
         raise Http404("No such kill switch")
     return switch
@@ -152,6 +175,22 @@ def flip(request, layer, key):
     if inline:
         return _render_switch(request, switch, status=status, **context)
     return render(request, "killswitches/flip_confirm.html", context, status=status)
+
+
+HISTORY_LIMIT = 200
+
+
+@require_safe
+def switch_history(request, layer, key):
+    """Every audit record of one switch, newest first: its flips, expiries and edits."""
+    _require_reader(request)
+    shown = _switch_or_404(layer, key)
+    records = AuditRecord.objects.filter(object_key=shown.path).order_by("-seq")
+    return render(
+        request,
+        "killswitches/history.html",
+        {"switch": shown, "records": records[:HISTORY_LIMIT], "limit": HISTORY_LIMIT},
+    )
 
 
 @require_safe
