@@ -50,9 +50,13 @@ def stage_bake_has_elapsed(ticket):
     ends = health.bake_ends_at(ticket, ramp)
     if ends is not None and clock.now() < ends:
         stage = health.current_stage(ticket)
+        from .status import policy_zone  # status imports this module
+
+        # In the window policy's zone, labelled, like the rest of the ramp's page.
+        local = ends.astimezone(policy_zone())
         return (
-            f"The {stage.percent}% stage bakes until {ends:%a %Y-%m-%d %H:%M} UTC "
-            f"({stage.bake_minutes} min)."
+            f"The {stage.percent}% stage bakes until {local:%a %Y-%m-%d %H:%M %Z} "
+            f"({local.tzinfo}; {stage.bake_minutes} min)."
         )
     return None
 

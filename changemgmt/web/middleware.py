@@ -8,10 +8,13 @@ from django.contrib.auth.views import redirect_to_login
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, empty
 from django_htmx.http import HttpResponseClientRedirect
 
 from changemgmt import roles
+
+from . import zones
 
 
 def login_redirect(request, next_path: str):
@@ -118,3 +121,24 @@ class LazyMessageMiddleware(MessageMiddleware):
         if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
             return response
         return super().process_response(request, response)
+
+
+class ViewerTimezoneMiddleware:
+    """Show times in the viewer's zone (the `tz` cookie static/js/timezone.js sets), else the
+    window policy's. The admin works in the policy's zone: freezes and windows are stated
+    there, whoever types them (a freeze typed in Berlin still means New York's quarter-end).
+    Machine paths are left alone: a gateway poll reads no policy row for a page it never shows."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(MACHINE_PREFIXES):
+            return self.get_response(request)
+        policy = zones.policy_zone()
+        viewer = (
+            policy if request.path.startswith("/admin/") else zones.viewer_zone(request, policy)
+        )
+        request.viewer_zone, request.policy_zone = viewer, policy
+        with timezone.override(viewer):
+            return self.get_response(request)

@@ -5,6 +5,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from changemgmt.audit.admin_mixins import AuditedAdminMixin
 
 from .models import WEEKDAY_CHOICES, Freeze, WindowPolicy
+from .policy import current_policy
 
 
 class WindowPolicyForm(forms.ModelForm):
@@ -47,6 +48,15 @@ class FreezeForm(forms.ModelForm):
     class Meta:
         model = Freeze
         fields = ["name", "starts_at", "ends_at", "reason", "features", "regions"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The admin runs in the policy's zone (ViewerTimezoneMiddleware): say so at the fields.
+        zone = current_policy().timezone
+        for name, label in (("starts_at", "Starts at"), ("ends_at", "Ends at")):
+            if name in self.fields:
+                self.fields[name].label = f"{label} ({zone})"
+                self.fields[name].help_text = f"Date and time in {zone}, the window policy's zone."
 
 
 @admin.register(Freeze)
