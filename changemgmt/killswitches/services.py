@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from changemgmt import clock, roles
 from changemgmt.audit.notify import notify
