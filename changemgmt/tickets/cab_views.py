@@ -113,6 +113,9 @@ def cab_review(request, change_id):
         "killswitch": next(
             (p["context"] for p in panels if p["template"].startswith("killswitches/")), None
         ),
+        "window": next(
+            (p["context"] for p in panels if p["template"].startswith("windows/")), None
+        ),
     }
     if ticket.author_id == request.user.pk:
         context["refusal"] = "The author cannot vote on their own ticket."

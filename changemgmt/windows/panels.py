@@ -98,3 +98,27 @@ def ticket_panel(request, ticket):
         panel["hold_reason"] = policy.promotion_hold_reason(ticket, now, active)
         panel["next_promotion"] = _when(policy.next_promotion_at(ticket, now, active), active)
     return panel
+
+
+REVIEW_SLOTS = 3
+
+
+def review_panel(request, ticket):
+    """For the CAB's "release window is appropriate" item: the slot the ticket intends, or, not
+    scheduled yet, the next open slots it could take (freezes and conflicts already removed)."""
+    if not roles.is_human_reader(request.user):
+        return None
+    active = policy.current_policy()
+    intended = ticket.planned_start and policy.booked_slot(ticket)
+    panel = {"rule": active.describe(), "zone": active.timezone, "emergency": ticket.emergency}
+    if intended:
+        panel["intended"] = {
+            "start": _when(intended.start, active),
+            "end": _when(intended.end, active),
+        }
+    else:
+        slots = policy.open_slots(ticket, clock.now(), PICKER_DAYS, active)[:REVIEW_SLOTS]
+        panel["next_slots"] = [
+            {"start": _when(s.start, active), "end": _when(s.end, active)} for s in slots
+        ]
+    return panel
