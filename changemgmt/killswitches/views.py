@@ -183,7 +183,7 @@ HISTORY_LIMIT = 200
 @require_safe
 def switch_history(request, layer, key):
     """Every audit record of one switch, newest first: its flips, expiries and edits."""
-    _require_reader(request)
+    roles.require_human_reader(request.user, "the kill-switch console")
     shown = _switch_or_404(layer, key)
     records = AuditRecord.objects.filter(object_key=shown.path).order_by("-seq")
     return render(
