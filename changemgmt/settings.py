@@ -270,9 +270,18 @@ PGTRIGGER_INSTALL_ON_MIGRATE = True
 PGTRIGGER_MIGRATIONS = False
 
 # Celery: Redis when REDIS_URL is set, else kombu's filesystem transport (no server needed).
+# No task may run longer than CELERY_TASK_TIME_LIMIT (prefork kills it; the sweeper's next tick
+# picks up where it stopped, since it evaluates "as of now"), and no retry waits longer than
+# CELERY_MAX_RETRY_COUNTDOWN. Redis redelivers a message left unacked (its worker was SIGKILLed)
+# after the visibility timeout: a little over the longest of those two, so a lost message comes
+# back in minutes, not an hour, and a running or waiting one is never delivered twice.
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "300"))
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 15
+CELERY_MAX_RETRY_COUNTDOWN = 300
+CELERY_VISIBILITY_TIMEOUT = max(CELERY_TASK_TIME_LIMIT, CELERY_MAX_RETRY_COUNTDOWN) + 60
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
@@ -361,6 +370,17 @@ GATEWAY_SIGNING_KEY = os.environ.get("GATEWAY_SIGNING_KEY", "")
 # A gateway answering POST /v1/chat (the reference gateway of `make run`): game days check an
 # exercise's fallback through it. Empty: the check is not offered.
 REFERENCE_GATEWAY_URL = os.environ.get("REFERENCE_GATEWAY_URL", "")
+
+# Prometheus-backed guards (changemgmt.rollouts.prometheus). Unset: only push guards are offered.
+PROMETHEUS_URL = os.environ.get("PROMETHEUS_URL", "").rstrip("/")
+PROMETHEUS_BEARER_TOKEN = os.environ.get("PROMETHEUS_BEARER_TOKEN", "")
+PROMETHEUS_TIMEOUT = float(os.environ.get("PROMETHEUS_TIMEOUT", "3"))  # seconds per query
+PROMETHEUS_CONCURRENCY = int(os.environ.get("PROMETHEUS_CONCURRENCY", "16"))  # queries at once
+PROMETHEUS_FAILURES_TO_HALT = int(os.environ.get("PROMETHEUS_FAILURES_TO_HALT", "5"))
+# /metrics: readable by a `metrics` account's token, or from these addresses (CIDRs allowed).
+METRICS_ALLOWED_IPS = [
+    part.strip() for part in os.environ.get("METRICS_ALLOWED_IPS", "").split(",") if part.strip()
+]
 
 LOGGING = {
     "version": 1,

@@ -1,4 +1,5 @@
 from celery import shared_task
+from django.conf import settings
 
 from .delivery import post_webhook_now
 from .outbox import sweep_outbox
@@ -8,7 +9,8 @@ from .outbox import sweep_outbox
     bind=True,
     autoretry_for=(Exception,),
     retry_backoff=True,
-    retry_backoff_max=600,
+    # Below the broker's visibility timeout: a longer countdown would be redelivered while it waits.
+    retry_backoff_max=settings.CELERY_MAX_RETRY_COUNTDOWN,
     retry_jitter=True,
     max_retries=5,
     acks_late=True,
