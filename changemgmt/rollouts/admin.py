@@ -3,15 +3,33 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from changemgmt.audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 
-from .models import Breach, Guard, GuardPolicy, HealthSample, Ramp, RampStage, RolloutPolicy
+from .models import (
+    Breach,
+    FeatureGuardTemplate,
+    Guard,
+    GuardPolicy,
+    HealthSample,
+    Ramp,
+    RampStage,
+    RolloutPolicy,
+)
 
 
 @admin.register(GuardPolicy)
 class GuardPolicyAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     """Policy data: the thresholds each new ticket's guards are copied from."""
 
-    list_display = ["tier", "metric", "threshold", "severe_threshold", "observe_only"]
-    list_filter = ["tier", "metric", "observe_only"]
+    list_display = ["tier", "metric", "threshold", "severe_threshold", "observe_only", "source"]
+    list_filter = ["tier", "metric", "observe_only", "source"]
+
+
+@admin.register(FeatureGuardTemplate)
+class FeatureGuardTemplateAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+    """Policy data: a feature's own PromQL for a metric; new tickets on the feature read it."""
+
+    list_display = ["feature", "metric", "query"]
+    list_filter = ["metric"]
+    search_fields = ["feature__slug"]
 
 
 @admin.register(RolloutPolicy)
@@ -48,8 +66,16 @@ class BreachAdmin(ReadOnlyAdmin):
 
 @admin.register(HealthSample)
 class HealthSampleAdmin(admin.ModelAdmin):
-    list_display = ["ticket", "stage_index", "metric", "value", "observed_at", "received_at"]
-    list_filter = ["metric"]
+    list_display = [
+        "ticket",
+        "stage_index",
+        "metric",
+        "value",
+        "source",
+        "observed_at",
+        "received_at",
+    ]
+    list_filter = ["metric", "source"]
 
     def has_add_permission(self, request):
         return False

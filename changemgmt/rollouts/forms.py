@@ -1,9 +1,11 @@
 from django import forms
+from django.conf import settings
 from django.forms import formset_factory
 
 from changemgmt.catalog.models import Segment
 
-from .models import Metric
+from .models import Metric, SampleSource, prometheus_source_problems
+from .promql import MAX_LENGTH
 
 CONTROL_LABELS = {
     "promote": "Promote now",
@@ -61,17 +63,34 @@ class StageForm(BootstrapForm):
 StageFormSet = formset_factory(StageForm, extra=2, max_num=12, absolute_max=12)
 
 
+def source_choices():
+    """Prometheus is offered only when PROMETHEUS_URL is set."""
+    if settings.PROMETHEUS_URL:
+        return SampleSource.choices
+    return [(SampleSource.PUSH.value, SampleSource.PUSH.label)]
+
+
 class GuardForm(BootstrapForm):
     metric = forms.ChoiceField(choices=Metric.choices, widget=forms.HiddenInput)
     threshold = forms.FloatField()
     severe_threshold = forms.FloatField(required=False)
     observe_only = forms.BooleanField(required=False)
+    source = forms.ChoiceField(choices=source_choices, required=False)
+    query = forms.CharField(
+        required=False, max_length=MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def clean(self):
         data = super().clean()  # Django's FloatField already refuses NaN and infinities
         severe, threshold = data.get("severe_threshold"), data.get("threshold")
         if severe is not None and threshold is not None and severe < threshold:
             self.add_error("severe_threshold", "The severe threshold is below the threshold.")
+        data["source"] = data.get("source") or SampleSource.PUSH
+        for field, problems in prometheus_source_problems(
+            data["source"], data.get("query", "")
+        ).items():
+            for problem in problems:
+                self.add_error(field, problem)
         return data
 
 

@@ -7,7 +7,7 @@ one path, one set of rules. The windows app registers the window/freeze guard on
 from changemgmt import clock
 from changemgmt.tickets.guards import register
 
-from . import health
+from . import health, prometheus
 from .models import GuardPolicy, RolloutPolicy
 from .plans import guard_floor_problems, plan_of, plan_problems
 
@@ -101,6 +101,20 @@ def guards_keep_the_tier_floor(ticket):
 for _name in APPROVING:
     register(_name)(ramp_plan_is_valid.refusal)
     register(_name)(guards_keep_the_tier_floor.refusal)
+
+
+@register("promote")
+def prometheus_guards_answered(ticket):
+    """Every Prometheus guard's latest query answered one number (a failed, empty or NaN query
+    is inconclusive, never healthy)."""
+    ramp = _ramp_before_final_stage(ticket)
+    if ramp is None or ramp == "missing":
+        return None
+    unanswered = prometheus.unanswered_guards(ticket)
+    if unanswered:
+        named = "; ".join(f"{guard.metric}: {probe.last_error}" for guard, probe in unanswered)
+        return f"Inconclusive Prometheus guards (held): {named}."
+    return None
 
 
 @register("resume")

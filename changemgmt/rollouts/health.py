@@ -76,10 +76,18 @@ def min_samples(ticket) -> int:
     return TierPolicy.for_tier(ticket.risk_tier).min_samples_per_stage
 
 
+def _judged_source(ticket) -> dict[str, str]:
+    """Metric -> the source its guard reads: a guard judges only its own source's samples (a
+    Prometheus guard counts its successful queries, not pushes that happen to share the name)."""
+    return {g.metric: g.source for g in ticket.guards.all()}
+
+
 def sample_counts(ticket, ramp) -> dict[str, int]:
+    sources = _judged_source(ticket)
     counts = {}
-    for metric in window_samples(ticket, ramp).values_list("metric", flat=True):
-        counts[metric] = counts.get(metric, 0) + 1
+    for metric, source in window_samples(ticket, ramp).values_list("metric", "source"):
+        if sources.get(metric, source) == source:
+            counts[metric] = counts.get(metric, 0) + 1
     return counts
 
 
@@ -105,9 +113,13 @@ def worst_finding(ticket, ramp) -> Finding | None:
     if not guards:
         return None
     samples = acting_samples(ticket, ramp).filter(metric__in=list(guards))
-    rows = samples.values_list("metric", "value", "observed_at", "received_at", "stage_index")
-    for metric, value, observed_at, received_at, stage_index in rows:
+    rows = samples.values_list(
+        "metric", "value", "observed_at", "received_at", "stage_index", "source"
+    )
+    for metric, value, observed_at, received_at, stage_index, source in rows:
         guard = guards[metric]
+        if source != guard.source:
+            continue  # a guard judges only its own source's samples
         severe = guard.breaches_severely(value)
         if severe or guard.breaches(value):
             late = stage_index != ramp.current_index or (

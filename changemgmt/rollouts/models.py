@@ -5,12 +5,15 @@ observability posts, and the breaches that stopped it (DESIGN.md, "Canary ramps 
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from changemgmt.catalog.models import RiskTier
+from changemgmt.catalog.models import AIFeature, RiskTier
 from changemgmt.tickets.models import ChangeTicket
+
+from .promql import template_problems
 
 
 class Metric(models.TextChoices):
@@ -29,6 +32,27 @@ DEFAULT_THRESHOLDS = {
 }
 
 DEFAULT_REGION_RINGS = [["AU", "CA"], ["EU"], ["US"]]
+
+
+class SampleSource(models.TextChoices):
+    PUSH = "push", "Pushed to the API"
+    PROMETHEUS = "prometheus", "Scraped from Prometheus"
+
+
+def prometheus_source_problems(source: str, query: str) -> dict:
+    """Form errors of a guard's source and query ({} when they may be saved)."""
+    if source != SampleSource.PROMETHEUS:
+        return {}
+    if not settings.PROMETHEUS_URL:
+        return {"source": ["PROMETHEUS_URL is not set: only push guards are offered."]}
+    problems = template_problems(query)
+    return {"query": problems} if problems else {}
+
+
+QUERY_HELP = (
+    "PromQL for a Prometheus guard, one number per query; {change_id}, {feature}, {candidate} "
+    'inside quoted label values (feature="{feature}"), {stage} and {percent} anywhere.'
+)
 
 
 class RolloutPolicy(models.Model):
@@ -65,6 +89,10 @@ class GuardPolicy(models.Model):
     observe_only = models.BooleanField(
         default=False, help_text="Measured and charted, never acting: trust a new metric first."
     )
+    source = models.CharField(
+        max_length=20, choices=SampleSource.choices, default=SampleSource.PUSH
+    )
+    query = models.TextField(blank=True, default="", help_text=QUERY_HELP)
     history = HistoricalRecords()
 
     class Meta:
@@ -76,6 +104,11 @@ class GuardPolicy(models.Model):
 
     def __str__(self):
         return f"{self.tier} {self.metric} > {self.threshold:g}"
+
+    def clean(self):
+        problems = prometheus_source_problems(self.source, self.query)
+        if problems:
+            raise ValidationError(problems)
 
     @classmethod
     def for_tier(cls, tier: str) -> list["GuardPolicy"]:
@@ -90,6 +123,31 @@ class GuardPolicy(models.Model):
         return rows
 
 
+class FeatureGuardTemplate(models.Model):
+    """Policy data: a feature's own PromQL for one metric, over its tier's default guard."""
+
+    feature = models.ForeignKey(AIFeature, on_delete=models.CASCADE, related_name="guard_templates")
+    metric = models.CharField(max_length=30, choices=Metric.choices)
+    query = models.TextField(help_text=QUERY_HELP)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["feature", "metric"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feature", "metric"], name="one_guard_template_per_metric"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.feature.slug} {self.metric} (Prometheus)"
+
+    def clean(self):
+        problems = prometheus_source_problems(SampleSource.PROMETHEUS, self.query)
+        if problems:
+            raise ValidationError(problems)
+
+
 class Guard(models.Model):
     """A ticket's own copy of a guard policy row: editable before approval, frozen after."""
 
@@ -98,6 +156,10 @@ class Guard(models.Model):
     threshold = models.FloatField()
     severe_threshold = models.FloatField(null=True, blank=True)
     observe_only = models.BooleanField(default=False)
+    source = models.CharField(
+        max_length=20, choices=SampleSource.choices, default=SampleSource.PUSH
+    )
+    query = models.TextField(blank=True, default="", help_text=QUERY_HELP)
     history = HistoricalRecords()
 
     class Meta:
@@ -110,15 +172,25 @@ class Guard(models.Model):
         return f"{self.ticket.change_id} {self.metric} > {self.threshold:g}"
 
     @classmethod
-    def from_policy(cls, ticket, policy) -> "Guard":
-        """The tier's default guard for `ticket` (unsaved)."""
+    def from_policy(cls, ticket, policy, feature_query: str = "") -> "Guard":
+        """The tier's default guard for `ticket` (unsaved), reading Prometheus when the feature
+        has its own query for the metric or the tier's default does. Without PROMETHEUS_URL only
+        push guards are made."""
+        query = feature_query or (policy.query if policy.source == SampleSource.PROMETHEUS else "")
+        prometheus = bool(query) and bool(settings.PROMETHEUS_URL)
         return cls(
             ticket=ticket,
             metric=policy.metric,
             threshold=policy.threshold,
             severe_threshold=policy.severe_threshold,
             observe_only=policy.observe_only,
+            source=SampleSource.PROMETHEUS if prometheus else SampleSource.PUSH,
+            query=query if prometheus else "",
         )
+
+    @property
+    def reads_prometheus(self) -> bool:
+        return self.source == SampleSource.PROMETHEUS
 
     def measure(self, value: float) -> float:
         # Drift is a distance from the baseline: a drop and a jump are both drift.
@@ -185,11 +257,6 @@ class Ramp(models.Model):
         return f"{self.ticket.change_id} ramp at stage {self.current_index + 1}"
 
 
-class SampleSource(models.TextChoices):
-    PUSH = "push", "Pushed to the API"
-    PROMETHEUS = "prometheus", "Scraped from Prometheus"
-
-
 class HealthSample(models.Model):
     """A live health measurement posted by observability.
 
@@ -214,6 +281,9 @@ class HealthSample(models.Model):
         max_length=20, choices=SampleSource.choices, default=SampleSource.PUSH
     )
     idempotency_key = models.CharField(max_length=100, blank=True, default="")
+    # A Prometheus sample keeps what was judged: the query as sent and the instant it evaluated.
+    query = models.TextField(blank=True, default="")
+    query_instant = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["observed_at", "id"]
@@ -233,6 +303,19 @@ class HealthSample(models.Model):
 
     def __str__(self):
         return f"{self.ticket_id} {self.metric}={self.value:g} @ {self.observed_at:%Y-%m-%d %H:%M}"
+
+
+class GuardProbe(models.Model):
+    """How a Prometheus guard's queries are going: operational state, no history (the halt it
+    leads to is recorded on the ticket with its reason). Reset by a success and by a resume."""
+
+    guard = models.OneToOneField(Guard, on_delete=models.CASCADE, related_name="probe")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    last_query_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.guard} probe: {self.consecutive_failures} failures"
 
 
 class Breach(models.Model):

@@ -13,9 +13,10 @@ from changemgmt.tickets import rules
 from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
 from changemgmt.tickets.services import ticket_transition
 
-from . import health
+from . import health, prometheus
 from .models import (
     Breach,
+    FeatureGuardTemplate,
     Guard,
     GuardPolicy,
     HealthSample,
@@ -23,6 +24,7 @@ from .models import (
     RampStage,
     RolloutPolicy,
     SampleSource,
+    prometheus_source_problems,
 )
 from .plans import default_plan, guard_floor_problems, plan_problems
 
@@ -49,9 +51,14 @@ def ramp_plan_create_default(ticket, *, acting_user) -> None:
                 reason=reason,
             )
     if not ticket.guards.exists():
+        feature_queries = dict(
+            FeatureGuardTemplate.objects.filter(feature_id=ticket.feature_id).values_list(
+                "metric", "query"
+            )
+        )
         for policy in GuardPolicy.for_tier(ticket.risk_tier):
             save_audited(
-                Guard.from_policy(ticket, policy),
+                Guard.from_policy(ticket, policy, feature_queries.get(policy.metric, "")),
                 acting_user=acting_user,
                 reason=reason,
             )
@@ -100,9 +107,17 @@ def _guards_update(ticket, rows: list[dict], *, acting_user, reason) -> None:
         guard.threshold = row["threshold"]
         guard.severe_threshold = row.get("severe_threshold")
         guard.observe_only = bool(row.get("observe_only"))
+        if "source" in row:
+            guard.source = row["source"] or SampleSource.PUSH
+            guard.query = row.get("query") or "" if guard.reads_prometheus else ""
         if guard.severe_threshold is not None and guard.severe_threshold < guard.threshold:
             raise ValidationError(
                 {"guards": f"{guard.metric}: the severe threshold is below the threshold."}
+            )
+        problems = prometheus_source_problems(guard.source, guard.query)
+        if problems:
+            raise ValidationError(
+                {"guards": [f"{guard.metric}: {p}" for ps in problems.values() for p in ps]}
             )
         current[guard.metric] = guard
         changed.append(guard)
@@ -149,6 +164,7 @@ def _on_resume(ticket, now, acting_user):
     ramp.bake_started_at = now  # the stage bakes again on fresh samples
     ramp.inconclusive_notified_index = None
     save_audited(ramp, acting_user=acting_user, reason="resumed: the stage bakes again")
+    prometheus.reset_probes(ticket)
 
 
 def _on_roll_back(ticket, now, acting_user, reason):

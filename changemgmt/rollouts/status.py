@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 from changemgmt import clock
 
-from . import health, windows_bridge
+from . import health, promql, windows_bridge
 from .guards import every_gating_guard_is_healthy
-from .models import HealthSample, Metric
+from .models import GuardProbe, HealthSample, Metric
 from .plans import projected_users
 
 CHART_POINTS_PER_METRIC = 500
@@ -181,6 +181,25 @@ def chart_data(ticket, stages) -> list[dict]:
     return charts
 
 
+def guard_row(ticket, guard, stage, latest) -> dict:
+    """One guard as the ramp page and the CAB review show it: a Prometheus guard with the query
+    it sends (filled in for the current stage, else the first), and how its queries are going."""
+    row = {
+        "guard": guard,
+        "latest": latest.get(guard.metric),
+        "breaching": guard.metric in latest and guard.breaches(latest[guard.metric]),
+    }
+    if guard.reads_prometheus:
+        shown = stage or ticket.ramp_stages.order_by("index").first()
+        row["query"] = (
+            promql.render(guard.query, promql.values_for(ticket, shown)) if shown else guard.query
+        )
+        probe = GuardProbe.objects.filter(guard=guard).first()
+        row["failures"] = probe.consecutive_failures if probe else 0
+        row["last_error"] = probe.last_error if probe else ""
+    return row
+
+
 def summary(ticket, *, with_charts=False) -> dict:
     now = clock.now()
     zone = policy_zone()
@@ -201,14 +220,7 @@ def summary(ticket, *, with_charts=False) -> dict:
         "timeline": projected_timeline(ticket, ramp, stages, now, zone)
         if ticket.state == "ramping"
         else [],
-        "guards": [
-            {
-                "guard": g,
-                "latest": latest.get(g.metric),
-                "breaching": g.metric in latest and g.breaches(latest[g.metric]),
-            }
-            for g in guards
-        ],
+        "guards": [guard_row(ticket, g, stage, latest) for g in guards],
         "min_samples": health.min_samples(ticket),
         "counts": health.sample_counts(ticket, ramp) if stage else {},
     }

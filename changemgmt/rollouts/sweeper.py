@@ -20,7 +20,7 @@ from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
 from changemgmt.tickets.services import TransitionRefused, ticket_transition
 from changemgmt.windows import policy as windows_policy
 
-from . import health, windows_bridge
+from . import health, prometheus, windows_bridge
 from .models import Breach, HealthSample, Metric, Ramp, RampStage
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,20 @@ def _late_note(ticket, finding) -> str:
         f" (observed {windows_policy.local_short(finding.observed_at)}{where}, "
         f"arrived {windows_policy.local_short(finding.received_at)})"
     )
+
+
+def _halt_on_failing_prometheus(ticket, stage, system) -> str | None:
+    """A Prometheus guard inconclusive PROMETHEUS_FAILURES_TO_HALT times in a row halts."""
+    failing = prometheus.failing_guard(ticket)
+    if not failing:
+        return None
+    guard, probe = failing
+    sentence = (
+        f"Prometheus guard {guard.metric} inconclusive {probe.consecutive_failures} "
+        f"times in a row at {stage.percent}% stage: {probe.last_error}"
+    )
+    ticket_transition(ticket, "halt", acting_user=system, reason=sentence)
+    return f"halted: {sentence}"
 
 
 @transaction.atomic
@@ -115,6 +129,9 @@ def rollout_advance(ticket_id: int, now: datetime) -> str | None:
             return f"halted: {sentence}"
         if ticket.state != State.RAMPING:
             return None
+        inconclusive = _halt_on_failing_prometheus(ticket, stage, system)
+        if inconclusive:
+            return inconclusive
 
         last = ticket.ramp_stages.count() - 1
         if ramp.current_index < last:
@@ -186,7 +203,11 @@ def due_ticket_ids(now: datetime) -> list[int]:
             over_threshold,
             in_window | arrived_late,
             ticket__state__in=ACTIVE_RAMP_STATES,
-            **{f"{guard}metric": F("metric"), f"{guard}observe_only": False},
+            **{
+                f"{guard}metric": F("metric"),
+                f"{guard}source": F("source"),
+                f"{guard}observe_only": False,
+            },
         )
         .values_list("ticket_id", flat=True)
         .distinct()
@@ -199,7 +220,9 @@ def advance_all(now: datetime | None = None) -> list[tuple[str, str]]:
     """Sweep every active ramp that may need action, in pk order; each in its own transaction."""
     now = now or clock.now()
     done = []
-    for ticket_id in due_ticket_ids(now):
+    # Outside any transaction: the queries take a network round trip, never a row lock's time.
+    polled = prometheus.poll(now)
+    for ticket_id in sorted(set(due_ticket_ids(now)) | polled["halting"]):
         outcome = rollout_advance(ticket_id, now)
         if outcome:
             change_id = ChangeTicket.objects.values_list("change_id", flat=True).get(pk=ticket_id)

@@ -55,6 +55,8 @@ def _guard_initial(ticket):
             "threshold": g.threshold,
             "severe_threshold": g.severe_threshold,
             "observe_only": g.observe_only,
+            "source": g.source,
+            "query": g.query,
         }
         for g in ticket.guards.order_by("metric")
     ]

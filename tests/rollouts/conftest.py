@@ -10,6 +10,7 @@ import time_machine
 from changemgmt.tickets import guards as ticket_guards
 from changemgmt.tickets import services as ticket_services
 from tests.factories import FeatureFactory, TicketFactory
+from tests.prometheus_server import _exporter_server, exporter, prometheus_server  # noqa: F401
 
 NY = ZoneInfo("America/New_York")
 METRICS = ("eval_score_drift", "negative_feedback_rate", "error_rate", "latency_p95_ms")
@@ -24,6 +25,7 @@ ROLLOUT_GUARDS = {
     "stage_bake_has_elapsed",
     "stage_has_minimum_samples",
     "every_gating_guard_is_healthy",
+    "prometheus_guards_answered",
     "every_breach_is_acknowledged",
     "promotion_is_inside_a_window_and_outside_freezes",
 }
