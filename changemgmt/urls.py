@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from changemgmt.killswitches import gateway_views
+from changemgmt.web import metrics as web_metrics
 from changemgmt.web import views as web_views
 from changemgmt.web.api_root import api_root
 from changemgmt.windows import feeds as windows_feeds
@@ -28,6 +29,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", web_views.healthz, name="healthz"),
+    path("metrics", web_metrics.metrics_view, name="metrics"),
     path("bench/trivial", web_views.trivial, name="bench-trivial"),
     path("tickets/", include("changemgmt.tickets.urls")),
     path("catalog/", include("changemgmt.catalog.urls")),
