@@ -33,6 +33,7 @@ def label_value(text: str) -> str:
 class Exporter(http.server.ThreadingHTTPServer):
     def __init__(self):
         self.series: dict[tuple, float] = {}
+        self.rendered = None
         self.lock = threading.Lock()
         exporter = self
 
@@ -57,28 +58,34 @@ class Exporter(http.server.ThreadingHTTPServer):
     def set(self, name: str, labels: dict, value: float):
         with self.lock:
             self.series[(name, tuple(sorted(labels.items())))] = value
+            self.rendered = None
 
     def clear(self):
         with self.lock:
             self.series.clear()
+            self.rendered = None
 
     def render(self) -> str:
+        # Rendered once per change: a scrape of thousands of series (the bench) must not compete
+        # for the GIL with the sweeper it measures, nor time out and leave the series stale.
         with self.lock:
-            lines = []
-            for (name, labels), value in sorted(self.series.items()):
-                matchers = ",".join(f'{k}="{label_value(v)}"' for k, v in labels)
-                lines.append(f"{name}{{{matchers}}} {value!r}")
-        return "\n".join(lines) + "\n"
+            if self.rendered is None:
+                lines = []
+                for (name, labels), value in sorted(self.series.items()):
+                    matchers = ",".join(f'{k}="{label_value(v)}"' for k, v in labels)
+                    lines.append(f"{name}{{{matchers}}} {value!r}")
+                self.rendered = "\n".join(lines) + "\n"
+            return self.rendered
 
 
 class PrometheusServer:
-    def __init__(self, workdir, exporter_port: int):
+    def __init__(self, workdir, exporter_port: int, scrape_seconds: int = 1):
         self.port = free_port()
         self.workdir = workdir
         config = workdir / "prometheus.yml"
         config.write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            "scrape_configs:\n  - job_name: canary\n    scrape_interval: 1s\n"
+            f"global:\n  scrape_interval: {scrape_seconds}s\n  evaluation_interval: 1s\n"
+            f"scrape_configs:\n  - job_name: canary\n    scrape_interval: {scrape_seconds}s\n"
             f"    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n"
         )
         self.process = subprocess.Popen(
