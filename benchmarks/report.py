@@ -117,6 +117,29 @@ def rows(results):
                     "PASS" if roll.get("breach_pass") else "MISS",
                 )
             )
+    prom = suites.get("prometheus")
+    if prom:
+        if prom.get("available") is False or "error" in prom:
+            out.append(
+                (
+                    "prometheus guards tick",
+                    "",
+                    prom.get("why") or prom.get("error"),
+                    "",
+                    _verdict(prom),
+                )
+            )
+        else:
+            ticks = ", ".join(f"{_fmt(t['seconds'])} s" for t in prom["ticks"])
+            out.append(
+                (
+                    "prometheus guards tick",
+                    f"{prom['tickets']:,} ramping x 4 guards",
+                    f"ticks {ticks}; {_fmt(prom['ticks'][0]['queries_per_ticket'])} queries/ticket",
+                    "< 30 s",
+                    _verdict(prom),
+                )
+            )
     csv = suites.get("csv")
     if csv:
         if csv.get("available") is False or "error" in csv:

@@ -2,7 +2,7 @@
 """`make bench`: gunicorn on PostgreSQL and Redis, load from a second process, a table and
 benchmarks/results/latest.json. See benchmarks/README.md for what each number means.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only gateway,propagation,client,pages,rollouts,csv]
+    .venv/bin/python benchmarks/run.py [--quick] [--only gateway,propagation,client,pages,rollouts,prometheus,csv]
 """
 
 import argparse
@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import env  # noqa: E402
 
-SUITES = ["gateway", "propagation", "client", "pages", "rollouts", "csv"]
+SUITES = ["gateway", "propagation", "client", "pages", "rollouts", "prometheus", "csv"]
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 
 _started = time.monotonic()
@@ -231,6 +231,10 @@ def main():
             from benchmarks import rollouts as r
 
             run_suite("rollouts", suites, r.advance_rollouts_bench, ctx, args.ramping)
+        if "prometheus" in only:
+            from benchmarks import prometheus_guards as pg
+
+            run_suite("prometheus", suites, pg.prometheus_tick_bench, args.ramping, log)
         if "csv" in only:
             from benchmarks import csv_export as c
 
