@@ -63,7 +63,7 @@ class AbsoluteSessionTimeoutMiddleware:
 
 # Machine-facing paths authenticate inside the view (API token, gateway token, feed token) and
 # answer 401/403 rather than a redirect to the login page.
-MACHINE_PREFIXES = ("/api/", "/gateway-policies/", "/calendar.ics", "/healthz")
+MACHINE_PREFIXES = ("/api/", "/gateway-policies/", "/calendar.ics", "/healthz", "/metrics")
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):

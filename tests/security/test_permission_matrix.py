@@ -114,6 +114,10 @@ def test_it_answers_every_route_for_every_role_without_a_server_error(world, per
         elif persona == roles.AUDITOR:
             if route.is_admin or route.is_public or route.is_gateway_document:
                 continue
+            if route.is_metrics:  # a metrics account's token or an allowed address, no one else
+                if status != 403:
+                    problems.append(f"{where} — only a metrics account reads /metrics")
+                continue
             if route.is_action and status in (403, 405):
                 continue  # an action's form or endpoint: refusing the auditor is right
             if status not in (200, 304, 405) and not (300 <= status < 400 and route.is_machine):

@@ -15,7 +15,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 from changemgmt.tickets.models import TRANSITIONS
 
 # Machine-facing paths: they authenticate in the view and answer 401/403, never a login redirect.
-MACHINE_PREFIXES = ("/api/", "/gateway-policies/", "/calendar.ics")
+MACHINE_PREFIXES = ("/api/", "/gateway-policies/", "/calendar.ics", "/metrics")
 # Reachable without a session, on purpose.
 PUBLIC_PATHS = {"/accounts/login/", "/healthz", "/bench/trivial", "/api/v1/auth/token/"}
 PUBLIC_PREFIXES = ("/static/", "/gateway-policies/public-key")
@@ -63,6 +63,10 @@ class Route:
     @property
     def is_public(self) -> bool:
         return self.path in PUBLIC_PATHS or self.path.startswith(PUBLIC_PREFIXES)
+
+    @property
+    def is_metrics(self) -> bool:
+        return self.path == "/metrics"
 
     @property
     def is_gateway_document(self) -> bool:
