@@ -26,7 +26,7 @@ def prometheus_tick_bench(count=1000, log=print) -> dict:
 
     from benchmarks import rollouts as r
     from changemgmt import clock
-    from changemgmt.rollouts import prometheus, services
+    from changemgmt.rollouts import prometheus, sweeper
     from changemgmt.rollouts.models import Guard, HealthSample
 
     if not shutil.which("prometheus"):
@@ -89,7 +89,7 @@ def prometheus_tick_bench(count=1000, log=print) -> dict:
             now = at + timedelta(minutes=n)  # one beat apart, as beat sends them
             started = time.perf_counter()
             with clock.frozen_at(now):
-                done = services.advance_all(now)
+                done = sweeper.advance_all(now)
             seconds = time.perf_counter() - started
             stored = HealthSample.objects.filter(source="prometheus").count() - before
             ticks.append(
