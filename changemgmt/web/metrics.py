@@ -138,11 +138,16 @@ class StateCollector:
         length = _gauge("audit_chain_length", "Records in the hash-chained audit log.")
         length.add_metric([], AuditHead.objects.aggregate(n=Max("seq"))["n"] or 0)
         yield length
-        checkpoint = _checkpoint_age(now)
-        if checkpoint is not None:
+        checkpoint = _checkpoint(now)
+        if checkpoint is not None:  # absent until the first checkpoint: alert on absent()
             age = _gauge("audit_checkpoint_age_seconds", "Seconds since the last checkpoint.")
-            age.add_metric([], checkpoint)
-            yield age
+            age.add_metric([], checkpoint[0])
+            verified = _gauge(
+                "audit_checkpoint_verified",
+                "1 when the last checkpoint verifies against the chain.",
+            )
+            verified.add_metric([], int(checkpoint[1]))
+            yield from (age, verified)
 
     def _sweeper(self):
         values = cache.get_many(
@@ -168,15 +173,20 @@ class StateCollector:
         yield length
 
 
-def _checkpoint_age(now):
-    """Seconds since the newest audit checkpoint, or None while checkpoints are not kept."""
+def _checkpoint(now):
+    """(age in seconds, verified) of the newest signed audit checkpoint, or None while none."""
+    from datetime import datetime
+
+    from changemgmt.audit.checkpoints import latest_checkpoint
+
     try:
-        from changemgmt.audit.models import AuditCheckpoint  # landed by the checkpoint work
-    except ImportError:
+        checkpoint, verdict = latest_checkpoint()
+    except Exception:  # noqa: BLE001 - no key configured, unreadable sink: absent, not a 500
         return None
-    newest = AuditCheckpoint.objects.order_by("-pk").first()
-    created = getattr(newest, "created_at", None) if newest else None
-    return (now - created).total_seconds() if created else None
+    if checkpoint is None:
+        return None
+    made = datetime.fromisoformat(checkpoint.time)
+    return (now - made).total_seconds(), verdict == "verified"
 
 
 def _celery_queue_length():

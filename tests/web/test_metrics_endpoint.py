@@ -121,3 +121,19 @@ def test_the_contrib_dashboard_and_alerts_use_only_metrics_we_serve():
     assert {"ChangemgmtRampHalted", "ChangemgmtGatewayLagging", "ChangemgmtKillSwitchStale"} <= {
         rule["alert"] for group in rules["groups"] for rule in group["rules"]
     }
+
+
+def test_it_serves_the_audit_checkpoint_age_once_there_is_one(metrics_account, author):
+    import io
+
+    from django.core.management import call_command
+
+    client = token_client(metrics_account)
+    assert "changemgmt_audit_checkpoint_age_seconds" not in families(client.get("/metrics"))
+    TicketFactory(author=author)  # something in the chain to pin
+    call_command("audit_checkpoint", "--create-key", stdout=io.StringIO())
+    call_command("audit_checkpoint", stdout=io.StringIO())
+    found = families(client.get("/metrics"))
+    (age,) = found["changemgmt_audit_checkpoint_age_seconds"].samples
+    assert 0 <= age.value < 60
+    assert found["changemgmt_audit_checkpoint_verified"].samples[0].value == 1
