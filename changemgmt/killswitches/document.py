@@ -76,6 +76,20 @@ def render_yaml(version: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _lifted_at(expires) -> str | None:
+    """The instant the switch counts as lifted: the end of its expiry day in the release policy's
+    time zone (services.policy_today), in UTC. Gateways need the instant, not the day, to agree
+    with the server's sweeper when they apply the expiry themselves."""
+    if expires is None:
+        return None
+    from datetime import UTC, datetime, time, timedelta
+
+    from changemgmt.windows.policy import current_policy
+
+    end = datetime.combine(expires + timedelta(days=1), time(0), tzinfo=current_policy().zone)
+    return end.astimezone(UTC).isoformat()
+
+
 def switches_json() -> dict:
     features, models, tenants = switches()
     return {
@@ -95,6 +109,7 @@ def switches_json() -> dict:
                 "ai_disabled": s.ai_disabled,
                 "reason": s.reason,
                 "expires": s.expires.isoformat() if s.expires else None,
+                "expires_at": _lifted_at(s.expires),
             }
             for s in tenants
         },

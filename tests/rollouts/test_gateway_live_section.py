@@ -74,3 +74,18 @@ def test_it_rejects_a_document_that_breaks_the_schema(ramping_ticket):
 def test_it_keeps_every_spec_vector_policy_in_the_schema(name):
     for suite in json.loads((SPEC / name).read_text())["suites"]:
         jsonschema.validate(suite["policy"], SCHEMA)
+
+
+def test_it_names_the_instant_a_tenant_switch_lifts_in_the_policys_time_zone(window_policy):
+    """The server lifts 'expires 2027-06-30' when that day ends in New York: the document says so,
+    so a gateway applying the expiry itself agrees with the sweeper."""
+    from datetime import date
+
+    from tests.killswitches.factories import TenantSwitchFactory
+
+    switch = TenantSwitchFactory(ai_disabled=True, expires=date(2027, 6, 30))
+    document = served_json()
+    entry = document["tenant_kill_switches"][switch.tenant.tenant_id]
+    assert entry["expires"] == "2027-06-30"
+    assert entry["expires_at"] == "2027-07-01T04:00:00+00:00"
+    jsonschema.validate(document, SCHEMA)

@@ -9,7 +9,7 @@ mutated: the poller swaps in a new one with a single reference assignment.
 import calendar
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from .bucketing import bucket, threshold
 
@@ -66,8 +66,11 @@ class _Canary:
         return key is not None and bucket("exercise:" + self.switch, key) < self.threshold
 
 
-def _end_of_day(expires: str | None) -> float | None:
-    """A tenant switch holds through its expiry date (UTC), as the server's sweeper lifts it."""
+def _end_of_day(expires: str | None, expires_at: str | None = None) -> float | None:
+    """When a tenant switch counts as lifted: `expires_at` (the end of the expiry day in the
+    server's policy time zone, as its sweeper lifts it), else the end of the `expires` day in UTC."""
+    if expires_at:
+        return datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
     if not expires:
         return None
     day = date.fromisoformat(expires) + timedelta(days=1)
@@ -92,7 +95,7 @@ class Snapshot:
             for slug, s in document.get("feature_kill_switches", {}).items()
         }
         self._tenants = {
-            tid: (bool(s["ai_disabled"]), _end_of_day(s.get("expires")))
+            tid: (bool(s["ai_disabled"]), _end_of_day(s.get("expires"), s.get("expires_at")))
             for tid, s in document.get("tenant_kill_switches", {}).items()
         }
         self._models = {
