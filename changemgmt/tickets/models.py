@@ -246,6 +246,8 @@ class ChangeTicket(SafeRefreshMixin, ConcurrentTransitionMixin, models.Model):
         conditions=[
             guard(rules.emergency_is_flagged_and_justified),
             guard(rules.ticket_is_complete),
+            # The exec's own reason, beside the author's justification: why approve now (issue 16).
+            guard(rules.reason_is_given),
             ExtensionGuards("emergency_approve"),
         ],
         permission=rules.may_emergency_approve,

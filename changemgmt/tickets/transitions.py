@@ -21,7 +21,14 @@ ticket_transitioned = (
     Signal()
 )  # sender=ChangeTicket, ticket, transition, acting_user, reason, source
 
-REASON_REQUIRED = {"halt", "roll_back", "cancel", "request_changes", "reject"}
+REASON_REQUIRED = {
+    "halt",
+    "roll_back",
+    "cancel",
+    "request_changes",
+    "reject",
+    "emergency_approve",
+}
 
 # A transition may carry its own inputs (planned_start/slot_ends_at for schedule, review notes for
 # close) but never rewrite the ticket's content or its lifecycle bookkeeping: the record the CAB

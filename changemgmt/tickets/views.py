@@ -339,6 +339,10 @@ def _transition_params(request, name):
             if not form.is_valid():
                 raise ValueError("Planned start: " + " ".join(form.errors["planned_start"]))
             return {"planned_start": form.cleaned_data["planned_start"]}
+    if name == "emergency_approve" and request.POST.get("confirm") != "on":
+        raise ValueError(
+            "Tick the confirmation: an emergency approval skips the CAB and the release window."
+        )
     if name == "close":
         form = CloseForm(request.POST)
         if not form.is_valid():

@@ -147,7 +147,9 @@ def test_it_refuses_emergency_approval_without_the_emergency_flag(
 ):
     ticket = TicketFactory(author=author, release_manager=release_manager)
     with pytest.raises(services.TransitionRefused) as refused:
-        services.ticket_transition(ticket, "emergency_approve", acting_user=exec_approver)
+        services.ticket_transition(
+            ticket, "emergency_approve", acting_user=exec_approver, reason="jailbreak"
+        )
     assert refused.value.guard == "emergency_is_flagged_and_justified"
 
 
@@ -161,7 +163,9 @@ def test_it_refuses_emergency_approval_by_anyone_but_an_exec(emergency_ticket, r
 def test_it_records_a_retrospective_cab_review_of_an_emergency_change(
     emergency_ticket, exec_approver, cab_platform
 ):
-    services.ticket_transition(emergency_ticket, "emergency_approve", acting_user=exec_approver)
+    services.ticket_transition(
+        emergency_ticket, "emergency_approve", acting_user=exec_approver, reason="jailbreak"
+    )
     vote = services.vote_cast(
         emergency_ticket, acting_user=cab_platform, decision="approve", checklist=ALL_TICKED
     )
@@ -186,3 +190,11 @@ def test_it_refuses_a_vote_by_someone_without_a_seat(author, release_manager):
         services.vote_cast(
             ticket, acting_user=UserFactory(), decision="approve", checklist=ALL_TICKED
         )
+
+
+def test_it_refuses_emergency_approval_without_the_execs_reason(emergency_ticket, exec_approver):
+    with pytest.raises(services.TransitionRefused) as refused:
+        services.ticket_transition(emergency_ticket, "emergency_approve", acting_user=exec_approver)
+    assert refused.value.guard == "reason_is_given"
+    emergency_ticket.refresh_from_db()
+    assert emergency_ticket.state == State.DRAFT

@@ -90,7 +90,10 @@ def test_it_keeps_separation_of_release_duties_on_high_tier():
     ticket.emergency_justification = "Regulator deadline."
     save_audited(ticket, acting_user=both, reason="flag")
     services.ticket_transition(
-        ticket, "emergency_approve", acting_user=UserFactory(roles=["exec_approver"])
+        ticket,
+        "emergency_approve",
+        acting_user=UserFactory(roles=["exec_approver"]),
+        reason="jailbreak is public",
     )
     with pytest.raises(PermissionDenied, match="for High tier, not the author"):
         services.ticket_transition(ticket, "schedule", acting_user=both, planned_start=clock.now())

@@ -97,7 +97,9 @@ def test_it_serves_the_partial_to_htmx(client, submitted_ticket, auditor):
 
 def test_it_lists_emergency_tickets_due_a_retrospective(client, exec_approver, cab_risk, feature):
     ticket = TicketFactory(feature=feature, emergency=True, emergency_justification="Jailbreak.")
-    services.ticket_transition(ticket, "emergency_approve", acting_user=exec_approver)
+    services.ticket_transition(
+        ticket, "emergency_approve", acting_user=exec_approver, reason="jailbreak is public"
+    )
     client.force_login(cab_risk)
     body = client.get("/tickets/cab/").content.decode()
     retro = body.split('id="retrospective-due"')[1]
@@ -234,7 +236,9 @@ def test_it_records_a_retrospective_review(
     client, exec_approver, cab_platform, feature, all_ticked
 ):
     ticket = TicketFactory(feature=feature, emergency=True, emergency_justification="Jailbreak.")
-    services.ticket_transition(ticket, "emergency_approve", acting_user=exec_approver)
+    services.ticket_transition(
+        ticket, "emergency_approve", acting_user=exec_approver, reason="jailbreak is public"
+    )
     client.force_login(cab_platform)
     page = client.get(f"/tickets/{ticket.change_id}/review/").content.decode()
     assert "Retrospective CAB review" in page

@@ -123,9 +123,35 @@ def test_it_offers_emergency_approve_to_an_exec_approver(client, exec_approver, 
     client.force_login(exec_approver)
     body = client.get(f"/tickets/{ticket.change_id}/").content.decode()
     assert action_forms(body) == {"emergency_approve"}
-    client.post(f"/tickets/{ticket.change_id}/transition/emergency_approve/")
+    assert 'name="confirm"' in body and 'id="reason-emergency_approve"' in body
+    client.post(
+        f"/tickets/{ticket.change_id}/transition/emergency_approve/",
+        {"reason": "Jailbreak is public.", "confirm": "on"},
+    )
     ticket.refresh_from_db()
     assert ticket.state == State.APPROVED and ticket.retrospective_due
+
+
+@pytest.mark.parametrize(
+    "post, said",
+    [
+        ({"confirm": "on"}, "A reason is required."),
+        ({"reason": "Jailbreak is public."}, "Tick the confirmation"),
+    ],
+)
+def test_it_refuses_emergency_approve_without_reason_or_confirmation(
+    client, exec_approver, feature, post, said
+):
+    ticket = TicketFactory(
+        feature=feature, emergency=True, emergency_justification="Jailbreak is public."
+    )
+    client.force_login(exec_approver)
+    response = client.post(
+        f"/tickets/{ticket.change_id}/transition/emergency_approve/", post, follow=True
+    )
+    assert said in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.state == State.DRAFT
 
 
 def test_it_submits_through_the_transition_view(client, author, feature):
