@@ -1,4 +1,4 @@
-"""The shape of the code, checked: apps depend one way, modules stay short.
+"""The shape of the code, checked: apps depend one way, modules and functions stay short.
 
 The order, from the floor up (an app may import from its own rank's floor and below, never above):
 
@@ -42,6 +42,7 @@ WIRING = {"settings", "urls", "wsgi"}
 PEER_USES = {("catalog", "audit"), ("killswitches", "windows")}
 
 MAX_MODULE_LINES = 450
+MAX_FUNCTION_LINES = 80
 
 
 def python_files(under: Path):
@@ -192,4 +193,27 @@ def test_no_module_is_over_450_lines():
     ]
     assert not long, f"modules over {MAX_MODULE_LINES} lines (split along a seam):\n" + "\n".join(
         long
+    )
+
+
+def long_functions(paths):
+    for path in paths:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    yield f"{path.relative_to(ROOT)}:{node.lineno}: {node.name}() is {n} lines"
+
+
+def test_no_function_is_over_80_lines_outside_tests_and_benchmarks():
+    paths = [
+        p
+        for p in python_files(ROOT)
+        if p.relative_to(ROOT).parts[0] not in ("tests", "benchmarks", ".venv", "node_modules")
+    ]
+    long = list(long_functions(paths))
+    assert not long, (
+        f"functions over {MAX_FUNCTION_LINES} lines (read as a few named steps):\n"
+        + "\n".join(long)
     )
