@@ -121,7 +121,7 @@ def due_ramps(author, release_manager, db):
 def test_it_flips_while_two_ticks_advance_many_due_ramps(
     platform_team, feature_switches, due_ramps, capsys
 ):
-    from changemgmt.rollouts.services import advance_all
+    from changemgmt.rollouts.sweeper import advance_all
 
     at = WEDNESDAY_10 + timedelta(minutes=31)
     statuses, errors, advanced = [], [], []
