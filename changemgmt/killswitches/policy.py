@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 
 from changemgmt import clock
+from changemgmt.tickets import transition_table
 from changemgmt.tickets.services import ticket_transitioned
 
 from . import document, signing
@@ -29,7 +30,7 @@ from .models import PolicyDocument, PolicyVersion
 _sections: dict[str, Callable[[], object]] = {}
 
 # Ticket transitions that change the active ramps in the JSON document.
-RAMP_TRANSITIONS = {"start", "promote", "halt", "resume", "roll_back", "close", "cancel"}
+RAMP_TRANSITIONS = transition_table.names(moves_ramp=True)
 
 
 def register_policy_section(name: str, build: Callable[[], object]) -> None:

@@ -37,6 +37,7 @@ from .serializers import (
     VoteInputSerializer,
     change_queryset,
 )
+from .transition_table import TABLE, TRANSITIONS
 
 CHANGE_ID = OpenApiParameter(
     "change_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. CHG-2026-04891"
@@ -200,42 +201,9 @@ class TransitionView(APIView):
         return _answer(ticket, request)
 
 
-API_TRANSITIONS = (
-    "submit",
-    "withdraw",
-    "approve",
-    "request_changes",
-    "reject",
-    "emergency_approve",
-    "schedule",
-    "start",
-    "promote",
-    "halt",
-    "resume",
-    "roll_back",
-    "close",
-    "cancel",
-)
-
-TRANSITION_SUMMARIES = {
-    "submit": "Submit a draft (Low tier: approved at once as a pre-approved standard change)",
-    "withdraw": "Withdraw a submitted ticket to draft (clears the CAB votes)",
-    "approve": (
-        "Refused to every caller (403 on a submitted ticket, 409 in any other state): the "
-        "system approves when the CAB quorum has voted; post votes to …/votes/"
-    ),
-    "request_changes": "CAB: send the ticket back to draft (reason required)",
-    "reject": "CAB: reject the ticket (reason required)",
-    "emergency_approve": "Exec approver: approve an emergency change",
-    "schedule": "Book the release slot (planned_start)",
-    "start": "Start the canary ramp",
-    "promote": "Promote the ramp one stage",
-    "halt": "Halt the ramp where it is (reason required)",
-    "resume": "Resume a halted ramp",
-    "roll_back": "Roll back (reason required)",
-    "close": "Close with the review notes (notes, metrics_held)",
-    "cancel": "Cancel (reason required)",
-}
+# Every transition has its route; its summary is the table's.
+API_TRANSITIONS = TRANSITIONS
+TRANSITION_SUMMARIES = {t.name: t.summary for t in TABLE}
 
 
 def transition_view(name: str):

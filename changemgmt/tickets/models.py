@@ -11,7 +11,7 @@ from changemgmt import clock
 from changemgmt.catalog.models import AIFeature, RiskTier
 from changemgmt.fsm import FSMField, SafeRefreshMixin
 
-from . import rules
+from . import rules, transition_table
 
 # Django registers the counter model from here; the ticket code imports both names from models.
 from .change_ids import ChangeIdCounter, next_change_id  # noqa: F401
@@ -346,22 +346,8 @@ class ChangeTicket(SafeRefreshMixin, ConcurrentTransitionMixin, models.Model):
         self.approved_fingerprint = self.fingerprint()
 
 
-TRANSITIONS = (
-    "submit",
-    "withdraw",
-    "approve",
-    "request_changes",
-    "reject",
-    "emergency_approve",
-    "schedule",
-    "start",
-    "promote",
-    "halt",
-    "resume",
-    "roll_back",
-    "close",
-    "cancel",
-)
+# The transitions, in the table's order (transition_table.py declares each one).
+TRANSITIONS = transition_table.TRANSITIONS
 
 
 # Rows one ticket may carry, on the page and over the API alike.

@@ -8,19 +8,10 @@ from django.contrib.auth import get_user_model
 
 from changemgmt.audit.notify import notify
 
-NOTIFIED_TRANSITIONS = {
-    "submit": "submitted",
-    "approve": "approved",
-    "emergency_approve": "emergency-approved",
-    "schedule": "scheduled",
-    "start": "ramp started",
-    "promote": "promoted",
-    "halt": "HALTED",
-    "resume": "resumed",
-    "roll_back": "ROLLED BACK",
-    "close": "closed",
-    "cancel": "cancelled",
-}
+from .transition_table import TABLE
+
+# Transition -> the word in its notice (the table's `notice`; the others send none).
+NOTIFIED_TRANSITIONS = {t.name: t.notice for t in TABLE if t.notice}
 
 
 def ticket_recipients(ticket) -> list[str]:

@@ -10,6 +10,8 @@ from changemgmt import roles
 from changemgmt.audit.recording import is_system
 from changemgmt.catalog.models import AIFeature, AIModel, RiskTier, Tenant, TierPolicy
 
+from .transition_table import TABLE
+
 KILL_SWITCH_PATH = re.compile(r"^(feature|model|tenant):([A-Za-z0-9][A-Za-z0-9._-]*)$")
 
 # "Feels reversible" is not a plan (the article's common mistakes).
@@ -274,19 +276,5 @@ def may_cancel(ticket, user):
     return user is not None and (ticket.author_id == user.pk or may_release(ticket, user))
 
 
-PERMISSION_REASONS = {
-    "submit": "Only the ticket's author may submit it.",
-    "withdraw": "Only the ticket's author may withdraw it.",
-    "approve": "Approval is given by the system when the CAB quorum has approved.",
-    "request_changes": "Only a CAB seat who is not the author may request changes.",
-    "reject": "Only a CAB seat who is not the author may reject.",
-    "emergency_approve": "Only an exec approver who is not the author may emergency-approve.",
-    "schedule": "Only a release manager may schedule (for High tier, not the author).",
-    "start": "Only a release manager may start the ramp (for High tier, not the author).",
-    "promote": "Only a release manager or the ramp controller may promote.",
-    "halt": "Only a release manager or the ramp controller may halt.",
-    "resume": "Only a release manager may resume (for High tier, not the author).",
-    "roll_back": "Only a release manager or the ramp controller may roll back.",
-    "close": "Only a release manager may close (for High tier, not the author).",
-    "cancel": "Only the author or a release manager may cancel.",
-}
+# Why a role that may not take a transition is refused (the table's permission sentences).
+PERMISSION_REASONS = {t.name: t.permission for t in TABLE}

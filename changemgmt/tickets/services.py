@@ -16,8 +16,6 @@ from .filing import (
     ticket_update,
 )
 from .transitions import (
-    INPUT_GUARDS,
-    NOT_TRANSITION_INPUTS,
     REASON_REQUIRED,
     TransitionRefused,
     available_transitions,
@@ -30,8 +28,6 @@ from .transitions import (
 )
 
 __all__ = [
-    "INPUT_GUARDS",
-    "NOT_TRANSITION_INPUTS",
     "REASON_REQUIRED",
     "TICKET_FIELDS",
     "TicketFrozen",

@@ -10,9 +10,9 @@ from django.dispatch import Signal
 from changemgmt.audit.recording import save_audited
 from changemgmt.refusals import TransitionRefused
 
-from . import rules
+from . import rules, transition_table
 from .guards import refusals
-from .models import CONTENT_FIELDS, TRANSITIONS, ChangeTicket, State
+from .models import TRANSITIONS, ChangeTicket, State
 
 # Sent after a transition is saved (inside the transaction): rollouts, notifications and the
 # gateway policy listen here so tickets never imports them. Receivers that do outside work must
@@ -21,35 +21,7 @@ ticket_transitioned = (
     Signal()
 )  # sender=ChangeTicket, ticket, transition, acting_user, reason, source
 
-REASON_REQUIRED = {
-    "halt",
-    "roll_back",
-    "cancel",
-    "request_changes",
-    "reject",
-    "emergency_approve",
-}
-
-# A transition may carry its own inputs (planned_start/slot_ends_at for schedule, review notes for
-# close) but never rewrite the ticket's content or its lifecycle bookkeeping: the record the CAB
-# approved must not be written through a side door.
-NOT_TRANSITION_INPUTS = set(CONTENT_FIELDS) | {
-    "id",
-    "pk",
-    "change_id",
-    "state",
-    "author",
-    "author_id",
-    "feature",
-    "release_manager",
-    "cab_round",
-    "standard_change",
-    "retrospective_due",
-    "approved_fingerprint",
-    "approved_at",
-    "submitted_at",
-    "created_at",
-}
+REASON_REQUIRED = transition_table.names(reason_required=True)
 
 
 # Whether a promotion takes the ramp's last stage is known above tickets (rollouts keeps the
@@ -89,25 +61,14 @@ def transition_refusals(ticket, name: str, user) -> list[tuple[str, str]]:
     return refusals(conditions, ticket)
 
 
-# Guards on what the caller types in with the transition (a reason, a planned start, review
-# notes), not on the ticket: they cannot refuse before the input is given.
-# The window rule on schedule judges the planned start given with it: a scheduled ticket whose
-# booked slot has passed may still be booked again.
-INPUT_GUARDS = {
-    "reason_is_given",
-    "planned_start_is_set",
-    "planned_start_is_in_an_open_window",
-    "review_notes_are_written",
-}
-
-
 def available_transitions(ticket, user) -> list[str]:
     """The transitions `user` may take on `ticket` right now (state, role and guards), given the
-    input each one asks for (reason, planned start, review notes)."""
+    input each one asks for (reason, planned start, review notes): a guard on that input
+    (`Transition.input_guards`) cannot refuse before the input is given."""
     return [
-        name
-        for name in TRANSITIONS
-        if all(guard in INPUT_GUARDS for guard, _ in transition_refusals(ticket, name, user))
+        t.name
+        for t in transition_table.TABLE
+        if all(guard in t.input_guards for guard, _ in transition_refusals(ticket, t.name, user))
     ]
 
 
@@ -139,12 +100,15 @@ def ticket_transition(
     final = params.pop("final", None)
     if name == "promote" and final is None:
         final = any(check(ticket) for check in _final_stage_checks)
-    model_fields = {f.name for f in ChangeTicket._meta.concrete_fields}
     if "planned_start" in params and "slot_ends_at" not in params:
         params["slot_ends_at"] = None  # a new start ends a slot booked before (rebooking)
+    # Only the inputs the transition declares (planned_start for schedule, review notes for close):
+    # never the ticket's content or its lifecycle bookkeeping, so the record the CAB approved is
+    # not written through a side door.
+    accepted = transition_table.BY_NAME[name].inputs
     for field, value in params.items():
-        if field in NOT_TRANSITION_INPUTS or field not in model_fields:
-            raise TypeError(f"{field!r} is not an input of a ticket transition.")
+        if field not in accepted:
+            raise TypeError(f"{field!r} is not an input of the {name} transition.")
         setattr(ticket, field, value)
     method, meta = _transition_meta(ticket, name)
     if meta.has_transition(ticket.state) and not meta.has_transition_perm(

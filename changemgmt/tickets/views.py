@@ -19,7 +19,7 @@ from changemgmt.audit.timeline import group_bookkeeping, ticket_timeline
 from changemgmt.pagination import CappedCountPaginator
 from changemgmt.panels import collect
 
-from . import rules, services
+from . import rules, services, transition_table
 from .filters import TicketFilter
 from .forms import CloseForm, ReasonForm, ScheduleForm, TicketForm, eval_formset
 from .models import CHECKLIST_ITEMS, TRANSITIONS, ChangeTicket, State
@@ -29,22 +29,7 @@ POLICY_ZONE = "America/New_York"
 PAGE_SIZE = 25
 CHANGE_ID = re.compile(r"CHG-[0-9]{4}-[0-9]{5,11}")
 
-TRANSITION_LABELS = {
-    "submit": "Submit",
-    "withdraw": "Withdraw",
-    "request_changes": "Request changes",
-    "reject": "Reject",
-    "emergency_approve": "Emergency approve",
-    "schedule": "Schedule",
-    "start": "Start ramp",
-    "promote": "Promote",
-    "halt": "Halt",
-    "resume": "Resume",
-    "roll_back": "Roll back",
-    "close": "Close",
-    "cancel": "Cancel",
-}
-DANGER = {"halt", "roll_back", "reject", "cancel"}
+TRANSITION_LABELS = {t.name: t.label for t in transition_table.TABLE}
 CAB_DECISIONS = {"request_changes", "reject"}
 
 
@@ -239,33 +224,26 @@ def ticket_edit(request, change_id):
 # ----- detail -----
 
 
-# Guards that judge what the person types into the action's own form (a reason, the planned
-# start, the review notes): the button stays enabled and the service rules on the input.
-INPUT_GUARDS = {
-    "reason_is_given",
-    "planned_start_is_set",
-    "planned_start_is_in_an_open_window",
-    "review_notes_are_written",
-}
-
-
 def _actions(ticket, user):
     actions = []
     for name in services.offered_transitions(ticket, user):
+        # Guards that judge what the person types into the action's own form (a reason, the
+        # planned start, the review notes): the button stays enabled and the service rules on it.
+        declared = transition_table.BY_NAME[name]
         reasons = [
             reason
             for guard_name, reason in services.transition_refusals(ticket, name, user)
-            if guard_name not in INPUT_GUARDS
+            if guard_name not in declared.input_guards
         ]
         actions.append(
             {
                 "name": name,
                 "label": "Move the slot"
                 if name == "schedule" and ticket.state == "scheduled"
-                else TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize()),
+                else declared.label,
                 "reasons": reasons,
-                "needs_reason": name in services.REASON_REQUIRED,
-                "danger": name in DANGER,
+                "needs_reason": declared.reason_required,
+                "danger": declared.danger,
             }
         )
     return actions
