@@ -12,10 +12,9 @@ class RolloutsConfig(AppConfig):
         from changemgmt.tickets.models import ChangeTicket
         from changemgmt.tickets.services import register_final_stage_check, ticket_transitioned
 
-        from . import guards, receivers  # noqa: F401  (guards register on import)
-        from .services import is_final_promotion
+        from . import guards, health, receivers  # noqa: F401  (guards register on import)
 
-        register_final_stage_check(is_final_promotion)
+        register_final_stage_check(health.promotion_is_final)
 
         ticket_transitioned.connect(
             receivers.ticket_transitioned, sender=ChangeTicket, dispatch_uid="rollouts-ramp"

@@ -154,5 +154,19 @@ def latest_values(ticket, stage_index=None) -> dict[str, float]:
     return latest
 
 
+def last_stage_index(ticket) -> int:
+    return ticket.ramp_stages.count() - 1
+
+
 def is_at_last_stage(ticket, ramp) -> bool:
-    return ramp.current_index >= ticket.ramp_stages.count() - 1
+    """The ramp carries its last stage's traffic: a promote is only the step into `deployed`."""
+    return ramp.current_index >= last_stage_index(ticket)
+
+
+def promotion_is_final(ticket, ramp=None) -> bool:
+    """Whether promoting `ticket` now makes it deployed: the promotion enters the last stage (or is
+    the bookkeeping step taken at it). The one answer for every `promote` — the API, the ticket
+    page, "promote now" and the sweeper: RolloutsConfig registers it with tickets, which asks it
+    whenever a promote comes without `final=`."""
+    ramp = ramp or ramp_of(ticket)
+    return ramp is not None and ramp.current_index + 1 >= last_stage_index(ticket)

@@ -311,20 +311,12 @@ def breach_acknowledge(breach, *, acting_user) -> Breach:
     return breach
 
 
-def is_final_promotion(ticket) -> bool:
-    """Whether promoting `ticket` now enters its last stage (so the ticket becomes deployed).
-
-    Registered with tickets.services so every `promote` — API, ticket page, sweeper — agrees."""
-    ramp = Ramp.objects.filter(ticket=ticket).first()
-    return ramp is not None and ramp.current_index + 1 >= ticket.ramp_stages.count() - 1
-
-
 @transaction.atomic
 def rollout_promote_now(ticket, *, acting_user, reason: str = "") -> ChangeTicket:
-    """A release manager's "promote now": the same guards as the sweeper's promotion."""
+    """A release manager's "promote now": the same guards as the sweeper's promotion, and the same
+    answer to "is this the last stage?" (health.promotion_is_final, asked by the transition)."""
     ticket = _lock_ticket(ticket)
     Ramp.objects.select_for_update().filter(ticket=ticket).first()
-    final = is_final_promotion(ticket)
     return ticket_transition(
-        ticket, "promote", acting_user=acting_user, reason=reason or "promote now", final=final
+        ticket, "promote", acting_user=acting_user, reason=reason or "promote now"
     )

@@ -149,7 +149,7 @@ def rollout_advance(ticket_id: int, now: datetime) -> str | None:
                 "promote",
                 acting_user=system,
                 reason="bake elapsed, samples in, guards healthy",
-                final=ramp.current_index + 1 >= last,
+                final=health.promotion_is_final(ticket, ramp),
             )
         except TransitionRefused as refused:
             return f"held: {refused.message}"
