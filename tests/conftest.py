@@ -79,6 +79,19 @@ def outsider(db):
 
 
 @pytest.fixture
+def select_guards(request):
+    """`select_guards(names, on=transitions)`: for this test only the registered guards named
+    in `names` take part on those transitions (every one when `on` is left out), through the
+    guards' public selection (changemgmt.tickets.guards.select)."""
+    from changemgmt.tickets import guards
+
+    def apply(names, *, on=None):
+        request.addfinalizer(guards.select(names, on=on))
+
+    return apply
+
+
+@pytest.fixture
 def cab(cab_platform, cab_feature, cab_risk, cab_customer):
     return {
         roles.CAB_PLATFORM: cab_platform,

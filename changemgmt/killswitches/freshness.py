@@ -34,6 +34,7 @@ def freshness(path: str) -> tuple[str, datetime | None]:
     return freshness_of(last), last
 
 
+@guards.register("start")
 def kill_switch_current(ticket) -> str | None:
     """The ticket's kill switch was exercised within the last two quarters."""
     path = (ticket.kill_switch or "").strip()
@@ -47,6 +48,8 @@ def kill_switch_current(ticket) -> str | None:
     return f"kill switch {path} last exercised {last.date().isoformat()}; run a game day first"
 
 
+@guards.register("emergency_approve")
+@guards.register("submit")
 def kill_switch_path_names_a_switch(ticket) -> str | None:
     """A model or tenant kill-switch path names a switch that exists, not just a catalog entry:
     a ticket approved on a switch that does not exist could never start (issue 11 item 4).
@@ -59,10 +62,3 @@ def kill_switch_path_names_a_switch(ticket) -> str | None:
     if find_switch(path) is None:
         return f"There is no kill switch {path}: name a switch that exists (see the console)."
     return None
-
-
-# Registered as a plain function call so this module keeps the check itself (the sentence) while
-# the ticket lifecycle gets the django-fsm condition.
-guards.register("start")(kill_switch_current)
-for _name in ("submit", "emergency_approve"):
-    guards.register(_name)(kill_switch_path_names_a_switch)

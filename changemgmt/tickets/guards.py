@@ -9,9 +9,10 @@ Apps above tickets (windows, killswitches, rollouts) add guards to a transition 
 `@register("start")` instead of editing the ticket model: tickets never imports them.
 """
 
+import contextlib
 import functools
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 Check = Callable[[object], str | None]
 
@@ -29,19 +30,62 @@ def guard(check: Check):
 
 
 def register(transition_name: str):
-    """Add a guard (a plain check function) to `transition_name`, from another app."""
+    """Add a guard (a plain check function) to `transition_name`, from another app:
+    `@register("start")` above the check, the one way guards join a transition from outside. The
+    check stays a plain function (its sentence or None); the transition gets its condition."""
 
-    def wrap(check: Check):
+    def wrap(check: Check) -> Check:
         condition = guard(check)
         if all(c.guard_name != condition.guard_name for c in _registry[transition_name]):
             _registry[transition_name].append(condition)
-        return condition
+        return check
 
     return wrap
 
 
+# Which registered guards take part, when a test (or a drill's setup) narrows them down:
+# {transition, or ANY for every transition: the guard names kept}; a transition in neither keeps
+# all of its guards.
+ANY = "*"
+_selection: dict[str, frozenset[str]] = {}
+
+
 def registered(transition_name: str) -> list[Callable]:
-    return list(_registry[transition_name])
+    conditions = list(_registry[transition_name])
+    kept = _selection.get(transition_name, _selection.get(ANY))
+    if kept is not None:
+        conditions = [c for c in conditions if c.guard_name in kept]
+    return conditions
+
+
+def registrations() -> dict[str, list[Callable]]:
+    """Every registered guard by transition, whatever a test selected (the guard map reads it)."""
+    return {name: list(conditions) for name, conditions in _registry.items() if conditions}
+
+
+def select(names: Iterable[str], *, on: Iterable[str] | None = None) -> Callable[[], None]:
+    """Keep only the registered guards named in `names` on the transitions `on` (every transition
+    with registered guards when None), so a test exercises one app's rules. Returns the function
+    that puts the previous selection back. `selected()` is the same as a context manager."""
+    global _selection
+    previous = _selection
+    kept = frozenset(names)
+    _selection = {**previous, **{name: kept for name in ([ANY] if on is None else on)}}
+
+    def restore():
+        global _selection
+        _selection = previous
+
+    return restore
+
+
+@contextlib.contextmanager
+def selected(names: Iterable[str], *, on: Iterable[str] | None = None):
+    restore = select(names, on=on)
+    try:
+        yield
+    finally:
+        restore()
 
 
 class ExtensionGuards:
@@ -52,7 +96,7 @@ class ExtensionGuards:
         self.__name__ = f"registered_{transition_name}_guards"
 
     def __call__(self, ticket) -> bool:
-        return all(condition(ticket) for condition in _registry[self.transition_name])
+        return all(condition(ticket) for condition in registered(self.transition_name))
 
     def expand(self) -> list[Callable]:
         return registered(self.transition_name)

@@ -40,8 +40,7 @@ def make(count: int):
 
     # Only this setup process skips the start guards that belong to other drills (kill-switch
     # freshness, booked slot); the worker under test runs every guard.
-    for name in ("start",):
-        guards._registry[name] = [c for c in guards.registered(name) if c.guard_name in RAMP_GUARDS]
+    guards.select(RAMP_GUARDS, on=["start"])
     users = get_user_model().objects
     author, manager = users.get(username="author"), users.get(username="release_manager")
     observability = users.get(username="observability")

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from changemgmt.tickets import guards as ticket_guards
 from changemgmt.tickets import services as ticket_services
 from tests.factories import FeatureFactory, TicketFactory
 from tests.prometheus_server import _exporter_server, exporter, prometheus_server  # noqa: F401
@@ -39,12 +38,10 @@ WEDNESDAY_10 = ny(2027, 2, 10, 10, 0)
 
 
 @pytest.fixture(autouse=True)
-def only_ramp_guards(monkeypatch):
+def only_ramp_guards(select_guards):
     """Keep the ramp's own guards and the window rule on promotions; the kill-switch freshness
     and booked-slot rules on `start` are covered by their own apps' tests."""
-    for name in ("start", "promote", "resume"):
-        kept = [c for c in ticket_guards.registered(name) if c.guard_name in ROLLOUT_GUARDS]
-        monkeypatch.setitem(ticket_guards._registry, name, kept)
+    select_guards(ROLLOUT_GUARDS, on=("start", "promote", "resume"))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import time_machine
 
 from changemgmt.rollouts import health
 from changemgmt.rollouts.services import rollout_promote_now
-from changemgmt.tickets import guards as ticket_guards
 from changemgmt.tickets import services as ticket_services
 from changemgmt.tickets.models import State
 from tests.rollouts.conftest import WEDNESDAY_10
@@ -21,10 +20,10 @@ def _plain_promote(ticket, user):
 
 
 def test_every_promote_path_deploys_exactly_at_the_last_stage(
-    ramping_ticket, release_manager, monkeypatch
+    ramping_ticket, release_manager, select_guards
 ):
     # Bake, samples and window have their own tests; here only the last-stage answer matters.
-    monkeypatch.setitem(ticket_guards._registry, "promote", [])
+    select_guards((), on=["promote"])
     ticket = ramping_ticket
     last = health.last_stage_index(ticket)
     assert last >= 2

@@ -14,10 +14,9 @@ from changemgmt.rollouts import health, windows_bridge
 from changemgmt.rollouts.models import Breach, RampStage, RolloutPolicy
 from changemgmt.rollouts.plans import plan_problems
 from changemgmt.rollouts.services import breach_acknowledge, samples_record
-from changemgmt.tickets import guards as ticket_guards
 from changemgmt.tickets.services import TransitionRefused, ticket_transition
 from tests.factories import FeatureFactory, TicketFactory
-from tests.rollouts.conftest import HEALTHY, METRICS, WEDNESDAY_10, tick
+from tests.rollouts.conftest import HEALTHY, METRICS, ROLLOUT_GUARDS, WEDNESDAY_10, tick
 
 MIN_SAMPLES = 3
 SEGMENTS = Segment.order()
@@ -77,15 +76,12 @@ def covers(later, earlier) -> bool:
 
 
 @pytest.fixture
-def no_window_rule(monkeypatch):
+def no_window_rule(monkeypatch, select_guards):
     """Windows are their own property; here every instant may promote."""
     monkeypatch.setattr(windows_bridge, "next_promotion_at", lambda ticket, earliest: earliest)
-    kept = [
-        c
-        for c in ticket_guards.registered("promote")
-        if c.guard_name != "promotion_is_inside_a_window_and_outside_freezes"
-    ]
-    monkeypatch.setitem(ticket_guards._registry, "promote", kept)
+    select_guards(
+        ROLLOUT_GUARDS - {"promotion_is_inside_a_window_and_outside_freezes"}, on=["promote"]
+    )
 
 
 @st.composite

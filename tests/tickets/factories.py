@@ -1,20 +1,19 @@
 """Helpers for the lifecycle, CAB and API tests: tickets walked to a state through the services."""
 
-from collections import defaultdict
 from datetime import timedelta
 
 from changemgmt import clock
-from changemgmt.tickets import guards, services
+from changemgmt.tickets import services
 from changemgmt.tickets.models import CHECKLIST_ITEMS
 from tests.factories import FeatureFactory, TicketFactory
 
 ALL_TICKED = {item: True for item in CHECKLIST_ITEMS}
 
 
-def only_ticket_rules(monkeypatch):
+def only_ticket_rules(select_guards):
     """Take guards registered by the apps above tickets (windows, killswitches, rollouts) out of
     play, so these tests exercise the ticket's own rules; those apps test their guards."""
-    monkeypatch.setattr(guards, "_registry", defaultdict(list))
+    select_guards(())
 
 
 def approve(ticket, voters, **kwargs):

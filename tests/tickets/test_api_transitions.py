@@ -52,8 +52,8 @@ def test_it_files_and_submits_a_low_tier_ticket_for_a_ci_pipeline_in_two_calls(d
 
 
 @pytest.fixture
-def core(monkeypatch):
-    only_ticket_rules(monkeypatch)
+def core(select_guards):
+    only_ticket_rules(select_guards)
 
 
 def test_it_walks_a_medium_ticket_through_the_whole_lifecycle(

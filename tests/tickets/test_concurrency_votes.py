@@ -39,9 +39,9 @@ def race(*calls):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_approves_exactly_once_when_the_last_two_seats_vote_at_the_same_moment(
-    monkeypatch, author, release_manager, cab_platform, cab_feature, cab_customer
+    select_guards, author, release_manager, cab_platform, cab_feature, cab_customer
 ):
-    only_ticket_rules(monkeypatch)
+    only_ticket_rules(select_guards)
     feature = FeatureFactory(risk_tier="medium", customer_facing=True)
     ticket = submitted(author, release_manager, feature=feature)
     approve(ticket, [cab_customer])
@@ -68,9 +68,9 @@ def test_it_approves_exactly_once_when_the_last_two_seats_vote_at_the_same_momen
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_lets_either_the_withdrawal_or_the_deciding_vote_win_never_both(
-    monkeypatch, author, release_manager, cab_platform, cab_feature
+    select_guards, author, release_manager, cab_platform, cab_feature
 ):
-    only_ticket_rules(monkeypatch)
+    only_ticket_rules(select_guards)
     ticket = submitted(author, release_manager)
     approve(ticket, [cab_platform])
 
@@ -95,9 +95,9 @@ def test_it_lets_either_the_withdrawal_or_the_deciding_vote_win_never_both(
 
 @pytest.mark.django_db
 def test_it_refuses_to_save_a_transition_taken_on_a_stale_copy(
-    monkeypatch, author, release_manager
+    select_guards, author, release_manager
 ):
-    only_ticket_rules(monkeypatch)
+    only_ticket_rules(select_guards)
     ticket = submitted(author, release_manager)
     stale = ChangeTicket.objects.get(pk=ticket.pk)
     services.ticket_transition(ticket, "withdraw", acting_user=author)

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _ticket_rules_only(monkeypatch):
-    only_ticket_rules(monkeypatch)
+def _ticket_rules_only(select_guards):
+    only_ticket_rules(select_guards)
 
 
 def test_it_withdraws_a_submitted_ticket_to_draft_and_clears_the_votes(

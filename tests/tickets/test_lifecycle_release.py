@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _ticket_rules_only(monkeypatch):
-    only_ticket_rules(monkeypatch)
+def _ticket_rules_only(select_guards):
+    only_ticket_rules(select_guards)
 
 
 def refused(ticket, name, user, **kwargs):

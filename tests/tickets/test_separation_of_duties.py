@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _ticket_rules_only(monkeypatch):
-    only_ticket_rules(monkeypatch)
+def _ticket_rules_only(select_guards):
+    only_ticket_rules(select_guards)
 
 
 @pytest.mark.parametrize("superuser", [False, True])

@@ -229,8 +229,8 @@ class LifecycleMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.django_db
-def test_it_keeps_the_lifecycle_invariants_under_random_walks(monkeypatch):
-    only_ticket_rules(monkeypatch)
+def test_it_keeps_the_lifecycle_invariants_under_random_walks(select_guards):
+    only_ticket_rules(select_guards)
     people = {
         role: UserFactory(username=role, roles=[role])
         for role in PERSONAS

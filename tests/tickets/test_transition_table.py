@@ -86,8 +86,8 @@ def test_every_reader_takes_the_table():
     assert transition_table.names(danger=True) == {"halt", "roll_back", "reject", "cancel"}
 
 
-def test_it_refuses_an_input_another_transition_declares(monkeypatch, author, release_manager):
-    only_ticket_rules(monkeypatch)
+def test_it_refuses_an_input_another_transition_declares(select_guards, author, release_manager):
+    only_ticket_rules(select_guards)
     ticket = walk(approved(author, release_manager), release_manager, "schedule", "start")
     with pytest.raises(TypeError, match="'planned_start' is not an input of the roll_back"):
         services.ticket_transition(
@@ -101,8 +101,8 @@ def test_it_refuses_an_input_another_transition_declares(monkeypatch, author, re
     assert ticket.state == State.RAMPING and ticket.rolled_back_at is None
 
 
-def test_it_refuses_review_notes_given_to_schedule(monkeypatch, author, release_manager):
-    only_ticket_rules(monkeypatch)
+def test_it_refuses_review_notes_given_to_schedule(select_guards, author, release_manager):
+    only_ticket_rules(select_guards)
     ticket = approved(author, release_manager)
     with pytest.raises(TypeError, match="'review_notes' is not an input of the schedule"):
         services.ticket_transition(

@@ -1,7 +1,6 @@
 import pytest
 import time_machine
 
-from changemgmt.tickets import guards as ticket_guards
 from changemgmt.windows.models import WindowPolicy
 
 WINDOW_GUARDS = {
@@ -27,12 +26,10 @@ def window_policy(db):
 
 
 @pytest.fixture
-def only_window_guards(monkeypatch):
+def only_window_guards(select_guards):
     """Isolate the window rules from other apps' start/promote guards (kill-switch freshness,
     bake time), which their own tests cover."""
-    for name in ("schedule", "start", "promote"):
-        kept = [c for c in ticket_guards.registered(name) if c.guard_name in WINDOW_GUARDS]
-        monkeypatch.setitem(ticket_guards._registry, name, kept)
+    select_guards(WINDOW_GUARDS, on=("schedule", "start", "promote"))
 
 
 @pytest.fixture(autouse=True)
