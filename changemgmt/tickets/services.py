@@ -6,7 +6,7 @@ these: one path, one set of guards. They live in three modules along the seams:
 - `cab`: CAB votes (`vote_cast`).
 """
 
-from .cab import VoteRefused, seats_of, vote_cast, vote_recorded
+from .cab import VoteRefused, seats_of, vote_cast
 from .filing import (
     TICKET_FIELDS,
     TicketFrozen,
@@ -46,5 +46,4 @@ __all__ = [
     "ticket_update",
     "transition_refusals",
     "vote_cast",
-    "vote_recorded",
 ]
