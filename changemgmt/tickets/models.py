@@ -130,6 +130,11 @@ class ChangeTicket(SafeRefreshMixin, ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Set by `emergency_approve` only: what unlocks "any time" for an emergency change. Kept out of
+    # the ticket's history on purpose: a new column on the history table would change the content
+    # hash of every history row recorded before it (audit.chain). The approval itself is in the
+    # history (the row saved with reason "emergency_approve…", retrospective_due set).
+    emergency_approved_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     halted_at = models.DateTimeField(null=True, blank=True)
     deployed_at = models.DateTimeField(null=True, blank=True)
@@ -139,7 +144,10 @@ class ChangeTicket(SafeRefreshMixin, ConcurrentTransitionMixin, models.Model):
     review_notes = models.TextField(max_length=10000, blank=True)
     metrics_held = models.BooleanField(null=True, blank=True)
 
-    history = HistoricalRecords(bases=[SafeRefreshMixin, FSMModelMixin, models.Model])
+    history = HistoricalRecords(
+        bases=[SafeRefreshMixin, FSMModelMixin, models.Model],
+        excluded_fields=["emergency_approved_at"],
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -255,6 +263,7 @@ class ChangeTicket(SafeRefreshMixin, ConcurrentTransitionMixin, models.Model):
     def emergency_approve(self):
         now = clock.now()
         self.submitted_at = self.submitted_at or now
+        self.emergency_approved_at = now
         self.retrospective_due = True
         self._mark_approved(now)
 

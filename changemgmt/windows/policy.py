@@ -136,11 +136,7 @@ def is_emergency(ticket) -> bool:
     """
     if not ticket.emergency:
         return False
-    if ticket.retrospective_due:
-        return True
-    if ticket.pk is None:
-        return False
-    return ticket.history.filter(history_change_reason__startswith="emergency_approve").exists()
+    return ticket.retrospective_due or ticket.emergency_approved_at is not None
 
 
 # ----- conflicts -----
