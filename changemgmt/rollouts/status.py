@@ -86,7 +86,7 @@ def waiting_for(ticket, ramp, stage, now, zone) -> list[str]:
         late = bake_end is not None and now >= bake_end
         prefix = "Inconclusive, held for samples" if late else "Samples"
         waits.append(f"{prefix}: {named}.")
-    unhealthy = every_gating_guard_is_healthy.refusal(ticket)
+    unhealthy = every_gating_guard_is_healthy(ticket)
     if unhealthy:
         waits.append(unhealthy)
     if bake_end is not None:

@@ -84,7 +84,7 @@ def ticket_panel(request, ticket):
         panel["slot_start"] = _when(slot.start, active)
         panel["slot_end"] = _when(slot.end, active)
     if ticket.state == "scheduled":
-        refusal = guards.now_is_inside_the_booked_slot.refusal(ticket)
+        refusal = guards.now_is_inside_the_booked_slot(ticket)
         panel["start_refusal"] = refusal
         if emergency:
             panel["next_start"] = "any time (emergency pipeline)"
