@@ -22,10 +22,8 @@ class RolloutsConfig(AppConfig):
         post_save.connect(
             receivers.ticket_saved, sender=ChangeTicket, dispatch_uid="rollouts-default-plan"
         )
-        try:
-            from changemgmt.killswitches.policy import register_policy_section
-        except ImportError:
-            return  # the gateway policy is not there yet: nothing to publish to
+        from changemgmt.killswitches.policy import register_policy_section
+
         from .gateway import active_ramps, live_versions
 
         register_policy_section("ramps", active_ramps)

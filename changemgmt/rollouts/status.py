@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from changemgmt import clock
+from changemgmt.windows.policy import current_policy, next_promotion_at, promotion_hold_reason
 
-from . import health, promql, windows_bridge
+from . import health, promql
 from .guards import every_gating_guard_is_healthy
 from .models import GuardProbe, HealthSample, Metric
 from .plans import projected_users
@@ -15,12 +16,7 @@ CHART_POINTS_PER_METRIC = 500
 
 
 def policy_zone() -> ZoneInfo:
-    try:
-        from changemgmt.windows.policy import current_policy
-
-        return current_policy().zone
-    except Exception:  # windows not installed or no policy row: show UTC
-        return ZoneInfo("UTC")
+    return current_policy().zone
 
 
 def when(at: datetime | None, zone: ZoneInfo) -> dict | None:
@@ -57,7 +53,7 @@ def projected_timeline(ticket, ramp, stages, now, zone) -> list[dict]:
     at = max(ramp.bake_started_at + stages[ramp.current_index].bake, now)
     for stage in stages[ramp.current_index + 1 :]:
         try:
-            at = windows_bridge.next_promotion_at(ticket, at)
+            at = next_promotion_at(ticket, at)
         except ValueError:
             break  # no window within the search horizon: say nothing rather than guess
         ahead.append({"percent": stage.percent, "when": when(at, zone)})
@@ -90,7 +86,7 @@ def waiting_for(ticket, ramp, stage, now, zone) -> list[str]:
     if unhealthy:
         waits.append(unhealthy)
     if bake_end is not None:
-        hold = windows_bridge.promotion_hold_reason(ticket, max(now, bake_end))
+        hold = promotion_hold_reason(ticket, max(now, bake_end))
         if hold:
             waits.append(hold)
     return waits

@@ -19,8 +19,9 @@ from changemgmt.audit.recording import save_audited, system_user
 from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
 from changemgmt.tickets.services import TransitionRefused, ticket_transition
 from changemgmt.windows import policy as windows_policy
+from changemgmt.windows.policy import next_promotion_at
 
-from . import health, prometheus, windows_bridge
+from . import health, prometheus
 from .models import Breach, HealthSample, Metric, Ramp, RampStage
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def rollout_advance(ticket_id: int, now: datetime) -> str | None:
                 return None
             if health.missing_samples(ticket, ramp):
                 return _hold(ticket, ramp, stage, now)
-            if windows_bridge.next_promotion_at(ticket, bake_end) > now:
+            if next_promotion_at(ticket, bake_end) > now:
                 return None  # waiting for a release window (or a freeze to lift)
         expected = ramp.current_index
         try:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from changemgmt.catalog.models import Segment, TierPolicy, default_ramp_for
-from changemgmt.rollouts import health, windows_bridge
+from changemgmt.rollouts import health, sweeper
 from changemgmt.rollouts.models import Breach, RampStage, RolloutPolicy
 from changemgmt.rollouts.plans import plan_problems
 from changemgmt.rollouts.services import breach_acknowledge, samples_record
@@ -78,7 +78,7 @@ def covers(later, earlier) -> bool:
 @pytest.fixture
 def no_window_rule(monkeypatch, select_guards):
     """Windows are their own property; here every instant may promote."""
-    monkeypatch.setattr(windows_bridge, "next_promotion_at", lambda ticket, earliest: earliest)
+    monkeypatch.setattr(sweeper, "next_promotion_at", lambda ticket, earliest: earliest)
     select_guards(
         ROLLOUT_GUARDS - {"promotion_is_inside_a_window_and_outside_freezes"}, on=["promote"]
     )
