@@ -18,14 +18,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("window_policy")]
 
 
 @pytest.fixture(autouse=True)
-def window_and_conflict_guards(monkeypatch):
-    from changemgmt.tickets import guards as ticket_guards
-
-    for name in ("schedule", "start", "promote", "resume"):
-        kept = [
-            c for c in ticket_guards.registered(name) if c.guard_name in WINDOW_GUARDS | {GUARD}
-        ]
-        monkeypatch.setitem(ticket_guards._registry, name, kept)
+def window_and_conflict_guards(select_guards):
+    select_guards(WINDOW_GUARDS | {GUARD}, on=("schedule", "start", "promote", "resume"))
 
 
 @pytest.fixture
