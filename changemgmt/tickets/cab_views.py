@@ -11,11 +11,10 @@ from django.views.decorators.http import require_http_methods
 from changemgmt import clock, roles
 from changemgmt.panels import collect
 
-from . import rules, services
+from . import rules, services, window_rules
 from .forms import VoteForm
 from .models import ChangeTicket, State
 from .views import (
-    POLICY_ZONE,
     _auditor_reading,
     _eval_rows,
     _render,
@@ -28,7 +27,7 @@ CAB_TARGET = timedelta(days=1)  # one business day from submission to a CAB deci
 
 def business_age(start: datetime, end: datetime, zone=None) -> timedelta:
     """Time between `start` and `end` that fell on Monday–Friday (in the policy's zone)."""
-    zone = zone or zoneinfo.ZoneInfo(POLICY_ZONE)
+    zone = zone or zoneinfo.ZoneInfo(window_rules.policy_zone())
     start, end = start.astimezone(zone), end.astimezone(zone)
     total = timedelta()
     cursor = start

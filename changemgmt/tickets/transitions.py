@@ -10,7 +10,7 @@ from django.dispatch import Signal
 from changemgmt.audit.recording import save_audited
 from changemgmt.refusals import TransitionRefused
 
-from . import rules, transition_table
+from . import rules, transition_table, window_rules
 from .guards import refusals
 from .models import TRANSITIONS, ChangeTicket, State
 
@@ -101,7 +101,9 @@ def ticket_transition(
     if name == "promote" and final is None:
         final = any(check(ticket) for check in _final_stage_checks)
     if "planned_start" in params and "slot_ends_at" not in params:
-        params["slot_ends_at"] = None  # a new start ends a slot booked before (rebooking)
+        # A new start ends a slot booked before (rebooking); the window rules say where the new one
+        # ends, saved with it (one save, whichever page or API booked it).
+        params["slot_ends_at"] = window_rules.slot_end(ticket, params["planned_start"])
     # Only the inputs the transition declares (planned_start for schedule, review notes for close):
     # never the ticket's content or its lifecycle bookkeeping, so the record the CAB approved is
     # not written through a side door.

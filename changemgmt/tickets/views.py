@@ -19,13 +19,11 @@ from changemgmt.audit.timeline import group_bookkeeping, ticket_timeline
 from changemgmt.pagination import CappedCountPaginator
 from changemgmt.panels import collect
 
-from . import rules, services, transition_table
+from . import rules, services, transition_table, window_rules
 from .filters import TicketFilter
 from .forms import CloseForm, ReasonForm, ScheduleForm, TicketForm, eval_formset
 from .models import CHECKLIST_ITEMS, TRANSITIONS, ChangeTicket, State
 
-# The window policy's zone (DESIGN.md): times are read and shown there unless the viewer set one.
-POLICY_ZONE = "America/New_York"
 PAGE_SIZE = 25
 CHANGE_ID = re.compile(r"CHG-[0-9]{4}-[0-9]{5,11}")
 
@@ -42,7 +40,9 @@ def viewer_zone(request) -> zoneinfo.ZoneInfo:
     """The viewer's zone (a `tz` cookie the browser may set), else the window policy's zone."""
     name = unquote(request.COOKIES.get("tz", ""))
     # Only real zone names: ZoneInfo() of a directory ("America") raises IsADirectoryError.
-    return zoneinfo.ZoneInfo(name if name in _known_zones() else POLICY_ZONE)
+    # The window policy's zone (DESIGN.md): times are read and shown there unless the viewer set
+    # one.
+    return zoneinfo.ZoneInfo(name if name in _known_zones() else window_rules.policy_zone())
 
 
 def _ticket(change_id) -> ChangeTicket:
@@ -58,7 +58,8 @@ def _ticket(change_id) -> ChangeTicket:
 def _render(request, template, context, status=200):
     with timezone.override(viewer_zone(request)):
         context.setdefault("viewer_zone", str(viewer_zone(request)))
-        context.setdefault("policy_zone", POLICY_ZONE)
+        context.setdefault("policy_zone", window_rules.policy_zone())
+        context.setdefault("window_text", window_rules.window_text())
         return render(request, template, context, status=status)
 
 

@@ -7,9 +7,9 @@ class WindowsConfig(AppConfig):
     verbose_name = "Release windows"
 
     def ready(self):
-        from changemgmt.tickets.services import ticket_transitioned
+        from changemgmt.tickets import window_rules
 
         from . import guards  # noqa: F401  (registers the schedule/start/promote guards)
-        from .services import fill_slot_end
+        from .services import TicketWindowRules
 
-        ticket_transitioned.connect(fill_slot_end, dispatch_uid="windows.fill_slot_end")
+        window_rules.register(TicketWindowRules())

@@ -6,7 +6,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from changemgmt import clock
-from changemgmt.audit.recording import save_audited
 from changemgmt.tickets import services as ticket_services
 
 from . import policy
@@ -66,17 +65,17 @@ def ticket_schedule(ticket, *, acting_user, planned_start: datetime, reason: str
     return ticket, warnings
 
 
-def fill_slot_end(sender, ticket, transition, acting_user, **kwargs):
-    """A ticket scheduled through the plain transition (the API's `{"planned_start": …}`) still
-    gets its slot's end, so `start` and conflict detection know when the slot closes."""
-    if transition != "schedule" or ticket.planned_start is None:
-        return
-    if ticket.slot_ends_at and ticket.slot_ends_at > ticket.planned_start:
-        return
-    ticket.slot_ends_at = policy.slot_end_for(ticket, ticket.planned_start)
-    save_audited(
-        ticket,
-        acting_user=acting_user,
-        reason=f"slot booked until {policy.local_short(ticket.slot_ends_at)}",
-        update_fields=["slot_ends_at", "updated_at"],
-    )
+class TicketWindowRules:
+    """The window rules tickets asks for (tickets.window_rules): where a booked slot ends, and the
+    active policy's zone and rule text for the ticket page."""
+
+    def slot_end(self, ticket, planned_start):
+        if policy.too_far_ahead(planned_start, clock.now()):
+            return None  # the schedule guard refuses it; there is no slot to end
+        return policy.slot_end_for(ticket, planned_start)
+
+    def zone_name(self) -> str:
+        return policy.current_policy().timezone
+
+    def describe(self) -> str:
+        return policy.current_policy().describe()
