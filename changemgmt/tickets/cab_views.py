@@ -14,12 +14,12 @@ from changemgmt.panels import collect
 from . import rules, services, window_rules
 from .forms import VoteForm
 from .models import ChangeTicket, State
-from .views import (
-    _auditor_reading,
-    _eval_rows,
-    _render,
-    _reviewable,
-    _ticket,
+from .pages import (
+    auditor_reading,
+    eval_rows,
+    render_page,
+    reviewable,
+    ticket_or_404,
 )
 
 CAB_TARGET = timedelta(days=1)  # one business day from submission to a CAB decision
@@ -82,12 +82,12 @@ def _agenda_context(request):
 def cab_agenda(request):
     roles.require_human_reader(request.user, "change tickets")
     template = "tickets/_cab_agenda_items.html" if request.htmx else "tickets/cab_agenda.html"
-    return _render(request, template, _agenda_context(request))
+    return render_page(request, template, _agenda_context(request))
 
 
 def cab_agenda_items(request):
     roles.require_human_reader(request.user, "change tickets")
-    return _render(request, "tickets/_cab_agenda_items.html", _agenda_context(request))
+    return render_page(request, "tickets/_cab_agenda_items.html", _agenda_context(request))
 
 
 # ----- CAB review -----
@@ -96,7 +96,7 @@ def cab_agenda_items(request):
 @require_http_methods(["GET", "POST"])
 def cab_review(request, change_id):
     roles.require_human_reader(request.user, "change tickets")
-    ticket = _ticket(change_id)
+    ticket = ticket_or_404(change_id)
     seats = services.seats_of(request.user)
     context = {
         "ticket": ticket,
@@ -104,8 +104,8 @@ def cab_review(request, change_id):
         "missing_seats": rules.quorum_missing_seats(ticket),
         "required_seats": rules.required_seats(ticket),
         "votes": rules.current_votes(ticket),
-        "eval_rows": _eval_rows(ticket),
-        "reviewable": _reviewable(ticket),
+        "eval_rows": eval_rows(ticket),
+        "reviewable": reviewable(ticket),
         "retrospective": ticket.retrospective_due and ticket.state != State.SUBMITTED,
         # The kill switch (with its freshness) and the ramp plan, from the apps that own them.
         "panels": (panels := collect("review_panel", request, ticket=ticket)),
@@ -118,11 +118,11 @@ def cab_review(request, change_id):
     }
     if ticket.author_id == request.user.pk:
         context["refusal"] = "The author cannot vote on their own ticket."
-        return _render(request, "tickets/review.html", context, status=403)
+        return render_page(request, "tickets/review.html", context, status=403)
     if not seats:
-        if _auditor_reading(request):
+        if auditor_reading(request):
             context["notice"] = "Only a CAB seat may vote; you are reading the review."
-            return _render(request, "tickets/review.html", context)
+            return render_page(request, "tickets/review.html", context)
         raise PermissionDenied("Only a CAB seat may review and vote.")
     form = VoteForm(request.POST or None, seats=seats)
     status = 200
@@ -160,4 +160,4 @@ def cab_review(request, change_id):
     form.mark_invalid_fields()
     context["form"] = form
     context["checklist_errors"] = checklist_errors
-    return _render(request, "tickets/review.html", context, status=status)
+    return render_page(request, "tickets/review.html", context, status=status)

@@ -1,16 +1,11 @@
 """Ticket pages and CAB pages. Each view: fetch with an access check, validate, call the service,
 redirect. Every action is a plain POST form; htmx only refreshes the CAB agenda."""
 
-import functools
-import re
-import zoneinfo
-from urllib.parse import unquote
-
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, OuterRef, Subquery, Value, When
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -19,48 +14,21 @@ from changemgmt.audit.timeline import group_bookkeeping, ticket_timeline
 from changemgmt.pagination import CappedCountPaginator
 from changemgmt.panels import collect
 
-from . import rules, services, transition_table, window_rules
+from . import rules, services, transition_table
 from .filters import TicketFilter
 from .forms import CloseForm, ReasonForm, ScheduleForm, TicketForm, eval_formset
-from .models import CHECKLIST_ITEMS, TRANSITIONS, ChangeTicket, State
+from .models import CHECKLIST_ITEMS, TRANSITIONS, ChangeTicket
+from .pages import auditor_reading as _auditor_reading
+from .pages import eval_rows as _eval_rows
+from .pages import render_page as _render
+from .pages import reviewable as _reviewable
+from .pages import ticket_or_404 as _ticket
+from .pages import viewer_zone
 
 PAGE_SIZE = 25
-CHANGE_ID = re.compile(r"CHG-[0-9]{4}-[0-9]{5,11}")
 
 TRANSITION_LABELS = {t.name: t.label for t in transition_table.TABLE}
 CAB_DECISIONS = {"request_changes", "reject"}
-
-
-@functools.cache
-def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def viewer_zone(request) -> zoneinfo.ZoneInfo:
-    """The viewer's zone (a `tz` cookie the browser may set), else the window policy's zone."""
-    name = unquote(request.COOKIES.get("tz", ""))
-    # Only real zone names: ZoneInfo() of a directory ("America") raises IsADirectoryError.
-    # The window policy's zone (DESIGN.md): times are read and shown there unless the viewer set
-    # one.
-    return zoneinfo.ZoneInfo(name if name in _known_zones() else window_rules.policy_zone())
-
-
-def _ticket(change_id) -> ChangeTicket:
-    if not CHANGE_ID.fullmatch(change_id):
-        # Not a change ID at all (PostgreSQL would even refuse a NUL byte in the lookup).
-        raise Http404("No such change ticket.")
-    return get_object_or_404(
-        ChangeTicket.objects.select_related("feature", "author", "release_manager"),
-        change_id=change_id,
-    )
-
-
-def _render(request, template, context, status=200):
-    with timezone.override(viewer_zone(request)):
-        context.setdefault("viewer_zone", str(viewer_zone(request)))
-        context.setdefault("policy_zone", window_rules.policy_zone())
-        context.setdefault("window_text", window_rules.window_text())
-        return render(request, template, context, status=status)
 
 
 # ----- list -----
@@ -189,11 +157,6 @@ def ticket_new(request):
     return _ticket_form_page(request)
 
 
-def _auditor_reading(request) -> bool:
-    """The auditor reads every page (DESIGN.md) but changes nothing: GET only."""
-    return request.method == "GET" and roles.has_role(request.user, roles.AUDITOR)
-
-
 def _read_only_form(request, ticket, refusal):
     form = TicketForm(instance=ticket if ticket is not None else ChangeTicket())
     return _render(
@@ -248,12 +211,6 @@ def _actions(ticket, user):
             }
         )
     return actions
-
-
-def _eval_rows(ticket):
-    """(row, regressed beyond the tier's tolerance) for the eval-delta table."""
-    regressions = {d.pk for d in rules.regressions_beyond_tolerance(ticket)}
-    return [(d, d.pk in regressions) for d in ticket.eval_deltas.all()]
 
 
 def _cab_seats(ticket):
@@ -373,10 +330,3 @@ def ticket_transition(request, change_id, name):
 
 
 # ----- CAB agenda -----
-
-
-def _reviewable(ticket) -> bool:
-    """A CAB seat reviews a submitted ticket, or an emergency one whose retrospective is due."""
-    return ticket.state == State.SUBMITTED or (
-        ticket.retrospective_due and ticket.state not in (State.DRAFT, State.SUBMITTED)
-    )

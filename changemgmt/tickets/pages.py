@@ -1,0 +1,68 @@
+"""What every ticket page shares (the ticket pages in views.py and the CAB's in cab_views.py): the
+access check, fetching a ticket by change ID, the viewer's zone and rendering in it, and the small
+readings of a ticket both kinds of page show."""
+
+import functools
+import re
+import zoneinfo
+from urllib.parse import unquote
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from changemgmt import roles
+
+from . import rules, window_rules
+from .models import ChangeTicket, State
+
+CHANGE_ID = re.compile(r"CHG-[0-9]{4}-[0-9]{5,11}")
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def viewer_zone(request) -> zoneinfo.ZoneInfo:
+    """The viewer's zone (a `tz` cookie the browser may set), else the window policy's zone
+    (DESIGN.md): times are read and shown there unless the viewer set one."""
+    name = unquote(request.COOKIES.get("tz", ""))
+    # Only real zone names: ZoneInfo() of a directory ("America") raises IsADirectoryError.
+    return zoneinfo.ZoneInfo(name if name in _known_zones() else window_rules.policy_zone())
+
+
+def auditor_reading(request) -> bool:
+    """The auditor reads every page (DESIGN.md) but changes nothing: GET only."""
+    return request.method == "GET" and roles.has_role(request.user, roles.AUDITOR)
+
+
+def ticket_or_404(change_id) -> ChangeTicket:
+    if not CHANGE_ID.fullmatch(change_id):
+        # Not a change ID at all (PostgreSQL would even refuse a NUL byte in the lookup).
+        raise Http404("No such change ticket.")
+    return get_object_or_404(
+        ChangeTicket.objects.select_related("feature", "author", "release_manager"),
+        change_id=change_id,
+    )
+
+
+def render_page(request, template, context, status=200):
+    with timezone.override(viewer_zone(request)):
+        context.setdefault("viewer_zone", str(viewer_zone(request)))
+        context.setdefault("policy_zone", window_rules.policy_zone())
+        context.setdefault("window_text", window_rules.window_text())
+        return render(request, template, context, status=status)
+
+
+def eval_rows(ticket):
+    """(row, regressed beyond the tier's tolerance) for the eval-delta table."""
+    regressions = {d.pk for d in rules.regressions_beyond_tolerance(ticket)}
+    return [(d, d.pk in regressions) for d in ticket.eval_deltas.all()]
+
+
+def reviewable(ticket) -> bool:
+    """A CAB seat reviews a submitted ticket, or an emergency one whose retrospective is due."""
+    return ticket.state == State.SUBMITTED or (
+        ticket.retrospective_due and ticket.state not in (State.DRAFT, State.SUBMITTED)
+    )
