@@ -63,6 +63,54 @@ def _late_note(ticket, finding) -> str:
     )
 
 
+def _claim(ticket_id: int):
+    """The ticket and its ramp, locked, if the ramp is active and no other worker holds it."""
+    ticket = (
+        ChangeTicket.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("feature", "release_manager")
+        .filter(pk=ticket_id, state__in=ACTIVE_RAMP_STATES)
+        .first()
+    )
+    if ticket is None:
+        return None, None
+    ramp = Ramp.objects.select_for_update().filter(ticket=ticket).first()
+    if ramp is None or ramp.current_index < 0:
+        return None, None
+    return ticket, ramp
+
+
+def _act_on_breach(ticket, ramp, stage, finding, now, system) -> str:
+    """Record the breach (once per stage bake and severity), then roll back or halt."""
+    already = Breach.objects.filter(
+        ticket=ticket, stage=stage, created_at__gte=ramp.bake_started_at
+    )
+    sentence = (
+        f"{finding.guard.metric} {finding.value:g} > {finding.threshold:g} "
+        f"at {stage.percent}% stage{_late_note(ticket, finding)}"
+    )
+    if not already.filter(severe=finding.severe).exists():
+        save_audited(
+            Breach(
+                ticket=ticket,
+                stage=stage,
+                metric=finding.guard.metric,
+                value=finding.value,
+                threshold=finding.threshold,
+                severe=finding.severe,
+                created_at=now,
+                observed_at=finding.observed_at,
+                received_at=finding.received_at,
+            ),
+            acting_user=system,
+            reason=sentence,
+        )
+    if finding.severe:
+        ticket_transition(ticket, "roll_back", acting_user=system, reason=sentence)
+        return f"rolled back: {sentence}"
+    ticket_transition(ticket, "halt", acting_user=system, reason=sentence)
+    return f"halted: {sentence}"
+
+
 def _halt_on_failing_prometheus(ticket, stage, system) -> str | None:
     """A Prometheus guard inconclusive PROMETHEUS_FAILURES_TO_HALT times in a row halts."""
     failing = prometheus.failing_guard(ticket)
@@ -77,57 +125,54 @@ def _halt_on_failing_prometheus(ticket, stage, system) -> str | None:
     return f"halted: {sentence}"
 
 
+def _waits(ticket, ramp, stage, now, last) -> tuple[bool, str | None]:
+    """(still waiting, what to report) before a promotion: the bake, the samples, the window."""
+    if ramp.current_index >= last:
+        return False, None  # the bookkeeping step into deployed waits for nothing
+    bake_end = health.bake_ends_at(ticket, ramp)
+    if now < bake_end:
+        return True, None
+    if health.missing_samples(ticket, ramp):
+        return True, _hold(ticket, ramp, stage, now)
+    if next_promotion_at(ticket, bake_end) > now:
+        return True, None  # waiting for a release window (or a freeze to lift)
+    return False, None
+
+
+def _promote(ticket, ramp, last, system) -> str:
+    expected = ramp.current_index
+    try:
+        ticket_transition(
+            ticket,
+            "promote",
+            acting_user=system,
+            reason="bake elapsed, samples in, guards healthy",
+            final=health.promotion_is_final(ticket, ramp),
+        )
+    except TransitionRefused as refused:
+        return f"held: {refused.message}"
+    ramp.refresh_from_db()
+    # Compare-and-set: one promotion moves exactly one stage from the index read under lock.
+    if ramp.current_index not in (expected + 1, last):
+        raise RuntimeError(f"{ticket.change_id}: a promotion moved more than one stage")
+    return f"promoted to {ticket.ramp_stages.get(index=ramp.current_index).percent}%"
+
+
 @transaction.atomic
 def rollout_advance(ticket_id: int, now: datetime) -> str | None:
     """Evaluate one ramp as of `now`: roll back, halt, promote, hold, or nothing. Returns what it
     did (for the command's output), or None when the ticket is locked elsewhere or not active."""
     with clock.frozen_at(now):
-        ticket = (
-            ChangeTicket.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("feature", "release_manager")
-            .filter(pk=ticket_id, state__in=ACTIVE_RAMP_STATES)
-            .first()
-        )
+        ticket, ramp = _claim(ticket_id)
         if ticket is None:
-            return None
-        ramp = Ramp.objects.select_for_update().filter(ticket=ticket).first()
-        if ramp is None or ramp.current_index < 0:
             return None
         stage = ticket.ramp_stages.get(index=ramp.current_index)
         system = system_user()
-
         # Breaches first: the newest samples decide before any promotion is considered.
         finding = health.worst_finding(ticket, ramp)
         # A halted ramp holds its traffic; only a severe breach still acts on it (roll back).
         if finding and (finding.severe or ticket.state == State.RAMPING):
-            already = Breach.objects.filter(
-                ticket=ticket, stage=stage, created_at__gte=ramp.bake_started_at
-            )
-            sentence = (
-                f"{finding.guard.metric} {finding.value:g} > {finding.threshold:g} "
-                f"at {stage.percent}% stage{_late_note(ticket, finding)}"
-            )
-            if not already.filter(severe=finding.severe).exists():
-                save_audited(
-                    Breach(
-                        ticket=ticket,
-                        stage=stage,
-                        metric=finding.guard.metric,
-                        value=finding.value,
-                        threshold=finding.threshold,
-                        severe=finding.severe,
-                        created_at=now,
-                        observed_at=finding.observed_at,
-                        received_at=finding.received_at,
-                    ),
-                    acting_user=system,
-                    reason=sentence,
-                )
-            if finding.severe:
-                ticket_transition(ticket, "roll_back", acting_user=system, reason=sentence)
-                return f"rolled back: {sentence}"
-            ticket_transition(ticket, "halt", acting_user=system, reason=sentence)
-            return f"halted: {sentence}"
+            return _act_on_breach(ticket, ramp, stage, finding, now, system)
         if ticket.state != State.RAMPING:
             return None
         inconclusive = _halt_on_failing_prometheus(ticket, stage, system)
@@ -135,30 +180,10 @@ def rollout_advance(ticket_id: int, now: datetime) -> str | None:
             return inconclusive
 
         last = ticket.ramp_stages.count() - 1
-        if ramp.current_index < last:
-            bake_end = health.bake_ends_at(ticket, ramp)
-            if now < bake_end:
-                return None
-            if health.missing_samples(ticket, ramp):
-                return _hold(ticket, ramp, stage, now)
-            if next_promotion_at(ticket, bake_end) > now:
-                return None  # waiting for a release window (or a freeze to lift)
-        expected = ramp.current_index
-        try:
-            ticket_transition(
-                ticket,
-                "promote",
-                acting_user=system,
-                reason="bake elapsed, samples in, guards healthy",
-                final=health.promotion_is_final(ticket, ramp),
-            )
-        except TransitionRefused as refused:
-            return f"held: {refused.message}"
-        ramp.refresh_from_db()
-        # Compare-and-set: one promotion moves exactly one stage from the index read under lock.
-        if ramp.current_index not in (expected + 1, last):
-            raise RuntimeError(f"{ticket.change_id}: a promotion moved more than one stage")
-        return f"promoted to {ticket.ramp_stages.get(index=ramp.current_index).percent}%"
+        waiting, outcome = _waits(ticket, ramp, stage, now, last)
+        if waiting:
+            return outcome
+        return _promote(ticket, ramp, last, system)
 
 
 def due_ticket_ids(now: datetime) -> list[int]:
