@@ -93,12 +93,8 @@ def cab_agenda_items(request):
 # ----- CAB review -----
 
 
-@require_http_methods(["GET", "POST"])
-def cab_review(request, change_id):
-    roles.require_human_reader(request.user, "change tickets")
-    ticket = ticket_or_404(change_id)
-    seats = services.seats_of(request.user)
-    context = {
+def _review_context(request, ticket) -> dict:
+    return {
         "ticket": ticket,
         "problems": rules.completeness_problems(ticket),
         "missing_seats": rules.quorum_missing_seats(ticket),
@@ -116,6 +112,39 @@ def cab_review(request, change_id):
             (p["context"] for p in panels if p["template"].startswith("windows/")), None
         ),
     }
+
+
+def _cast(request, ticket, form, checklist_errors) -> bool:
+    """Cast the form's vote; a refusal lands on the form (or beside the checklist): False."""
+    try:
+        services.vote_cast(
+            ticket,
+            acting_user=request.user,
+            decision=form.cleaned_data["decision"],
+            comment=form.cleaned_data["comment"],
+            checklist=form.checklist(),
+            seat=form.cleaned_data.get("seat"),
+        )
+    except services.VoteRefused as refused:
+        if refused.field == "checklist":
+            checklist_errors.append(str(refused))  # shown beside the checklist
+        else:
+            form.add_error(refused.field if refused.field in form.fields else None, str(refused))
+    except PermissionDenied as denied:
+        form.add_error(None, str(denied))
+    except services.TransitionRefused as refused:
+        form.add_error(None, " ".join(r for _, r in refused.reasons))
+    else:
+        return True
+    return False
+
+
+@require_http_methods(["GET", "POST"])
+def cab_review(request, change_id):
+    roles.require_human_reader(request.user, "change tickets")
+    ticket = ticket_or_404(change_id)
+    seats = services.seats_of(request.user)
+    context = _review_context(request, ticket)
     if ticket.author_id == request.user.pk:
         context["refusal"] = "The author cannot vote on their own ticket."
         return render_page(request, "tickets/review.html", context, status=403)
@@ -125,39 +154,20 @@ def cab_review(request, change_id):
             return render_page(request, "tickets/review.html", context)
         raise PermissionDenied("Only a CAB seat may review and vote.")
     form = VoteForm(request.POST or None, seats=seats)
-    status = 200
     checklist_errors = []
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.vote_cast(
-                ticket,
-                acting_user=request.user,
-                decision=form.cleaned_data["decision"],
-                comment=form.cleaned_data["comment"],
-                checklist=form.checklist(),
-                seat=form.cleaned_data.get("seat"),
-            )
-        except services.VoteRefused as refused:
-            if refused.field == "checklist":
-                checklist_errors.append(str(refused))  # shown beside the checklist
-            else:
-                form.add_error(
-                    refused.field if refused.field in form.fields else None, str(refused)
-                )
-        except PermissionDenied as denied:
-            form.add_error(None, str(denied))
-        except services.TransitionRefused as refused:
-            form.add_error(None, " ".join(r for _, r in refused.reasons))
-        else:
-            ticket.refresh_from_db()
-            messages.success(
-                request,
-                f"Vote recorded on {ticket.change_id}; it is {ticket.get_state_display().lower()}.",
-            )
-            return redirect("tickets:detail", change_id=ticket.change_id)
-    if request.method == "POST":
-        status = 400
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _cast(request, ticket, form, checklist_errors)
+    ):
+        ticket.refresh_from_db()
+        messages.success(
+            request,
+            f"Vote recorded on {ticket.change_id}; it is {ticket.get_state_display().lower()}.",
+        )
+        return redirect("tickets:detail", change_id=ticket.change_id)
     form.mark_invalid_fields()
     context["form"] = form
     context["checklist_errors"] = checklist_errors
+    status = 400 if request.method == "POST" else 200
     return render_page(request, "tickets/review.html", context, status=status)
