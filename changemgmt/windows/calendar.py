@@ -52,11 +52,7 @@ def ticket_url(change_id: str) -> str:
     return f"/tickets/{change_id}/"
 
 
-def events_between(start: datetime, end: datetime) -> list[dict]:
-    """Standard windows, freezes, booked changes and registered extras overlapping [start, end),
-    ordered by start. Each has a stable `uid` (the iCalendar feed's)."""
-    from changemgmt.tickets.models import ChangeTicket
-
+def _window_events(start, end) -> list[dict]:
     from . import policy
 
     active = policy.current_policy()
@@ -74,18 +70,32 @@ def events_between(start: datetime, end: datetime) -> list[dict]:
                 "description": active.describe(),
             }
         )
-    for freeze in policy.freezes_overlapping(None, start, end):
-        events.append(
-            {
-                "title": f"Freeze: {freeze.name}",
-                "start": freeze.starts_at,
-                "end": freeze.ends_at,
-                "kind": "freeze",
-                "url": "",
-                "uid": f"freeze-{freeze.pk}@changemgmt",
-                "description": f"{freeze.reason} (scope: {freeze.scope_label})",
-            }
-        )
+    return events
+
+
+def _freeze_events(start, end) -> list[dict]:
+    from . import policy
+
+    return [
+        {
+            "title": f"Freeze: {freeze.name}",
+            "start": freeze.starts_at,
+            "end": freeze.ends_at,
+            "kind": "freeze",
+            "url": "",
+            "uid": f"freeze-{freeze.pk}@changemgmt",
+            "description": f"{freeze.reason} (scope: {freeze.scope_label})",
+        }
+        for freeze in policy.freezes_overlapping(None, start, end)
+    ]
+
+
+def _change_events(start, end) -> list[dict]:
+    from changemgmt.tickets.models import ChangeTicket
+
+    from . import policy
+
+    events = []
     tickets = ChangeTicket.objects.filter(
         state__in=CHANGE_STATES, planned_start__lt=end, planned_start__isnull=False
     ).select_related("feature")
@@ -105,6 +115,12 @@ def events_between(start: datetime, end: datetime) -> list[dict]:
                 "description": ticket.title,
             }
         )
+    return events
+
+
+def _registered_events(start, end) -> list[dict]:
+    """The extras other apps register (game days), each given a stable uid if it has none."""
+    events = []
     for event in extra_events(start, end):
         event = {"url": "", "description": "", **event}
         if "uid" not in event:
@@ -113,5 +129,17 @@ def events_between(start: datetime, end: datetime) -> list[dict]:
                 f"{event['kind']}-{hashlib.sha1(key.encode()).hexdigest()[:16]}@changemgmt"
             )
         events.append(event)
+    return events
+
+
+def events_between(start: datetime, end: datetime) -> list[dict]:
+    """Standard windows, freezes, booked changes and registered extras overlapping [start, end),
+    ordered by start. Each has a stable `uid` (the iCalendar feed's)."""
+    events = [
+        *_window_events(start, end),
+        *_freeze_events(start, end),
+        *_change_events(start, end),
+        *_registered_events(start, end),
+    ]
     events.sort(key=lambda e: (e["start"], e["kind"], e["title"]))
     return events
