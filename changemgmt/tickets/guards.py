@@ -43,19 +43,13 @@ def register(transition_name: str):
     return wrap
 
 
-# Which registered guards take part, when a test (or a drill's setup) narrows them down:
-# {transition, or ANY for every transition: the guard names kept}; a transition in neither keeps
-# all of its guards.
-ANY = "*"
-_selection: dict[str, frozenset[str]] = {}
+# Registered guards a test (or a drill's setup) took out of play: {transition: guard names}.
+_hidden: dict[str, frozenset[str]] = {}
 
 
 def registered(transition_name: str) -> list[Callable]:
-    conditions = list(_registry[transition_name])
-    kept = _selection.get(transition_name, _selection.get(ANY))
-    if kept is not None:
-        conditions = [c for c in conditions if c.guard_name in kept]
-    return conditions
+    hidden = _hidden.get(transition_name, frozenset())
+    return [c for c in _registry[transition_name] if c.guard_name not in hidden]
 
 
 def registrations() -> dict[str, list[Callable]]:
@@ -65,16 +59,28 @@ def registrations() -> dict[str, list[Callable]]:
 
 def select(names: Iterable[str], *, on: Iterable[str] | None = None) -> Callable[[], None]:
     """Keep only the registered guards named in `names` on the transitions `on` (every transition
-    with registered guards when None), so a test exercises one app's rules. Returns the function
-    that puts the previous selection back. `selected()` is the same as a context manager."""
-    global _selection
-    previous = _selection
+    when None), so a test exercises one app's rules; a guard registered after this call takes part.
+    Returns the function that puts back the previous selection and forgets the guards registered
+    since. `selected()` is the same as a context manager."""
+    global _hidden
+    previous_hidden = _hidden
+    previous_registry = {name: list(conditions) for name, conditions in _registry.items()}
     kept = frozenset(names)
-    _selection = {**previous, **{name: kept for name in ([ANY] if on is None else on)}}
+    transitions = list(_registry) if on is None else list(on)
+    _hidden = {
+        **previous_hidden,
+        **{
+            name: previous_hidden.get(name, frozenset())
+            | {c.guard_name for c in _registry[name] if c.guard_name not in kept}
+            for name in transitions
+        },
+    }
 
     def restore():
-        global _selection
-        _selection = previous
+        global _hidden
+        _hidden = previous_hidden
+        _registry.clear()
+        _registry.update(previous_registry)
 
     return restore
 
