@@ -99,8 +99,8 @@ def guards_keep_the_tier_floor(ticket):
 
 
 for _name in APPROVING:
-    register(_name)(ramp_plan_is_valid.refusal)
-    register(_name)(guards_keep_the_tier_floor.refusal)
+    register(_name)(ramp_plan_is_valid)
+    register(_name)(guards_keep_the_tier_floor)
 
 
 @register("promote")
