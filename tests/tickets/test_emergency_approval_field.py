@@ -31,7 +31,9 @@ def emergency_ticket(author, release_manager):
 def test_it_stamps_the_emergency_approval_and_keeps_it_after_the_retrospective(
     emergency_ticket, exec_approver
 ):
-    services.ticket_transition(emergency_ticket, "emergency_approve", acting_user=exec_approver)
+    services.ticket_transition(
+        emergency_ticket, "emergency_approve", acting_user=exec_approver, reason="jailbreak"
+    )
     emergency_ticket.refresh_from_db()
     assert emergency_ticket.emergency_approved_at == emergency_ticket.approved_at
     ChangeTicket.objects.filter(pk=emergency_ticket.pk).update(retrospective_due=False)
@@ -50,7 +52,9 @@ def test_it_does_not_count_a_flagged_ticket_the_cab_approved_as_an_emergency(eme
 def test_the_migration_fills_the_field_from_the_history_and_leaves_the_chain_whole(
     emergency_ticket, exec_approver, author, release_manager
 ):
-    services.ticket_transition(emergency_ticket, "emergency_approve", acting_user=exec_approver)
+    services.ticket_transition(
+        emergency_ticket, "emergency_approve", acting_user=exec_approver, reason="jailbreak"
+    )
     other = TicketFactory(author=author, release_manager=release_manager)
     ChangeTicket.objects.filter(pk=emergency_ticket.pk).update(emergency_approved_at=None)
     approval = emergency_ticket.history.get(history_change_reason__startswith="emergency_approve")
