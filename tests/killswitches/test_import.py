@@ -1,8 +1,9 @@
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 
 from changemgmt.killswitches import policy
@@ -11,6 +12,17 @@ from changemgmt.killswitches.models import FeatureSwitch, ModelSwitch, TenantSwi
 from tests.factories import ModelFactory
 
 pytestmark = pytest.mark.django_db
+
+# The article's file pauses a tenant until 2026-06-30; an expiry already past is refused (as the
+# flip API refuses it), so these tests import it on a day before then, as the article was written.
+ARTICLE_DAY = datetime(2026, 5, 4, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _on_the_articles_day():
+    with time_machine.travel(ARTICLE_DAY, tick=False):
+        yield
+
 
 GOLDEN = Path(__file__).parent / "golden" / "kill-switches.yaml"
 

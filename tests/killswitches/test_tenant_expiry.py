@@ -50,7 +50,8 @@ def test_it_keeps_the_switch_on_its_last_day(paused, django_capture_on_commit_ca
 def test_it_lifts_an_expired_switch_audited_as_system_with_a_notice(
     paused, support_eng, django_capture_on_commit_callbacks
 ):
-    with time_machine.travel("2026-07-01 00:10Z", tick=False):
+    # 00:10 on July 1st in New York (the policy's zone), where the expiry day ends.
+    with time_machine.travel("2026-07-01 04:10Z", tick=False):
         assert sweep(django_capture_on_commit_callbacks)["lifted"] == 1
         assert sweep(django_capture_on_commit_callbacks)["lifted"] == 0
     paused.refresh_from_db()
