@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from changemgmt.rollouts.services import advance_all
+from changemgmt.rollouts.sweeper import advance_all
 from changemgmt.tickets.services import ticket_transition
 from tests.factories import TicketFactory
 from tests.rollouts.conftest import feed
