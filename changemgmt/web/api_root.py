@@ -10,6 +10,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from changemgmt.api_permissions import ApiDocsReader
+
 # (name, URL name or a template with {placeholders}, what it is for)
 ENDPOINTS = [
     ("auth-token", "api-token", "POST username and password, get an API token"),
@@ -33,7 +35,9 @@ ENDPOINTS = [
 
 
 class ApiRoot(APIView):
-    """The API's table of contents."""
+    """The API's table of contents, for whoever may read the docs (not a gateway's token)."""
+
+    permission_classes = [ApiDocsReader]
 
     @extend_schema(exclude=True)
     def get(self, request):

@@ -54,7 +54,7 @@ def test_it_shows_the_current_stage_and_what_the_next_promotion_waits_for(
     assert ramp.locator('[data-status="ahead"]').all_inner_texts() == ["50%", "100%"]
     assert "Now at 10% (stage 2 of 4)" in ramp.locator(".ramp-now").inner_text()
     next_line = ramp.locator(".ramp-next").inner_text()
-    assert "Next: 50% no earlier than" in next_line
+    assert "Next: 50% at" in next_line and "at the earliest, waiting for:" in next_line
     waiting = ramp.locator(".ramp-waiting li").all_inner_texts()
     assert any(w.startswith("Bake:") for w in waiting)
     assert any("Samples:" in w and "0/20" in w for w in waiting)
