@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from changemgmt import clock
 from changemgmt.killswitches import tasks
 from changemgmt.killswitches.models import TenantSwitch
+from changemgmt.killswitches.services import policy_today
 from tests.conftest import real_worker
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
@@ -24,7 +24,8 @@ def test_it_lifts_an_expired_tenant_switch_through_a_worker(tenant_switch, worke
     queue, finishes = worker
     tenant_switch.ai_disabled = True
     tenant_switch.reason = "compliance pause"
-    tenant_switch.expires = clock.now().date() - timedelta(days=1)
+    # Yesterday where the day is counted: in the policy's zone, not UTC.
+    tenant_switch.expires = policy_today() - timedelta(days=1)
     tenant_switch.save()
     tasks.sweep_tenant_switch_expiry.apply_async(queue=queue)
     assert finishes.wait() == [{"lifted": 1, "warned": 0}]

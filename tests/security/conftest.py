@@ -33,7 +33,10 @@ def world(db, fast_passwords):
     users = {u.username: u for u in get_user_model().objects.all()}
     users["outsider"] = UserFactory(username="outsider")
     feature = AIFeature.objects.get(slug="support-assistant")
-    ticket = TicketFactory(feature=feature, author=users["author"])
+    # Sized for the feature: the ramp plan may not project more users than the ticket names.
+    ticket = TicketFactory(
+        feature=feature, author=users["author"], users_affected=feature.users_served
+    )
     from changemgmt.killswitches.models import Exercise, GameDay
     from changemgmt.rollouts.models import Breach
 
