@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 # The gateway client package (its own pyproject, no Django), installed into the same venv.
 CLIENT := clients/python
 DEMO_PASSWORD ?= changemgmt-demo
-# Where `make run` serves: honcho hands PORT to the first Procfile line (web).
+# Where `make run` serves: honcho hands PORT to the first Procfile line (web); the reference
+# gateway is told the same port through CHANGEMGMT_URL (honcho gives each line its own PORT).
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export DEMO_PASSWORD HOST PORT
@@ -34,7 +35,7 @@ run: seed
 	@echo "  Log in as any role (author, release_manager, cab_platform, …, auditor) or admin,"
 	@echo "  password: $(DEMO_PASSWORD)   ·   Ctrl-C stops web, worker and beat."
 	@echo ""
-	REFERENCE_GATEWAY_URL=http://127.0.0.1:8100 $(VENV)/bin/honcho start -f Procfile --port $(PORT)
+	CHANGEMGMT_URL=http://127.0.0.1:$(PORT) REFERENCE_GATEWAY_URL=http://127.0.0.1:8100 $(VENV)/bin/honcho start -f Procfile --port $(PORT)
 
 test: install
 	$(VENV)/bin/pytest -q

@@ -35,3 +35,14 @@ def test_make_run_hands_port_to_honcho():
     ).stdout
     assert "honcho start -f Procfile --port 8123" in dry  # honcho gives web (line 1) PORT
     assert "http://127.0.0.1:8123" in dry
+
+
+def test_the_reference_gateway_polls_the_port_make_run_serves():
+    dry = subprocess.run(
+        ["make", "-n", "run", "PORT=8123"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "CHANGEMGMT_URL=http://127.0.0.1:8123" in dry
+    gateway = next(
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("gateway:")
+    )
+    assert "--server ${CHANGEMGMT_URL:-http://127.0.0.1:8000}" in gateway
