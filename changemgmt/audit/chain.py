@@ -318,7 +318,13 @@ def _hook(connection) -> None:
 
 def _flush(connection) -> None:
     entries = connection.run_on_commit
-    pending = [entry[1].record for entry in entries if isinstance(entry[1], _Pending)]
+    # A record with a primary key is in the chain already (an earlier flush of this transaction):
+    # chaining it twice would insert it twice.
+    pending = [
+        entry[1].record
+        for entry in entries
+        if isinstance(entry[1], _Pending) and entry[1].record.pk is None
+    ]
     if not pending:
         return
     try:
