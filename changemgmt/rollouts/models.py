@@ -144,6 +144,8 @@ class FeatureGuardTemplate(models.Model):
 
     def clean(self):
         problems = prometheus_source_problems(SampleSource.PROMETHEUS, self.query)
+        if "source" in problems:  # this model has no source field: the query is what is refused
+            problems = {"query": problems.pop("source") + problems.get("query", [])}
         if problems:
             raise ValidationError(problems)
 

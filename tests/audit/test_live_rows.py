@@ -96,6 +96,17 @@ def demo(db, django_capture_on_commit_callbacks, gateway):
         acting_user=user,
         reason="a breach",
     )
+    from changemgmt.rollouts.models import FeatureGuardTemplate
+
+    save_audited(
+        FeatureGuardTemplate(
+            feature=ticket.feature,
+            metric="error_rate",
+            query='rate(errors_total{feature="{feature}"}[5m])',
+        ),
+        acting_user=user,
+        reason="a feature's PromQL",
+    )
 
 
 def tampered(field, value):
