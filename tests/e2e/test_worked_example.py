@@ -88,7 +88,8 @@ class Story:
             {
                 "metric": metric,
                 "value": value,
-                "observed_at": (observed_at + timedelta(milliseconds=k)).isoformat(),
+                # k ms before `observed_at` (the clock): a sample from the future is refused.
+                "observed_at": (observed_at - timedelta(milliseconds=k)).isoformat(),
             }
             for metric, value in HEALTHY.items()
             for k in range(SAMPLES_PER_METRIC)

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from changemgmt.killswitches.models import FeatureSwitch
 from tests.factories import FeatureFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -37,7 +38,9 @@ def test_it_files_submits_and_approves_a_medium_ticket(page, live_server):
     person("release_manager", "release_manager")
     person("cab_platform", "cab_platform")
     person("cab_feature", "cab_feature")
-    FeatureFactory(slug="support-assistant", risk_tier="medium", customer_facing=False)
+    feature = FeatureFactory(slug="support-assistant", risk_tier="medium", customer_facing=False)
+    # The form offers only kill switches that exist.
+    FeatureSwitch.objects.create(feature=feature)
 
     log_in(page, base, "author")
     page.goto(f"{base}/tickets/new/")

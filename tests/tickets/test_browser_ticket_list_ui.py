@@ -1,9 +1,11 @@
 """Issue 16.9 on the ticket list: sortable columns, planned start and stage columns, the
 emergency filter readable, and the navigation collapsing at phone width."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.factories import TicketFactory
 from tests.web.browser import log_in
@@ -27,10 +29,11 @@ def test_it_sorts_by_a_column_and_shows_planned_start_and_stage(
     titles = page.locator("tbody tr td:nth-child(2)")
     assert titles.all_inner_texts() == ["Charlie", "Alpha", "Bravo"]  # newest first
 
+    # Each click loads a new page: wait for it (expect retries) before reading the rows.
     page.get_by_role("link", name="Title").click()
-    assert titles.all_inner_texts() == ["Alpha", "Bravo", "Charlie"]
+    expect(titles).to_have_text(["Alpha", "Bravo", "Charlie"])
     page.get_by_role("link", name="Title").click()
-    assert titles.all_inner_texts() == ["Charlie", "Bravo", "Alpha"]
+    expect(titles).to_have_text(["Charlie", "Bravo", "Alpha"])
 
     headers = page.locator("thead th").all_inner_texts()
     assert "Planned start" in " ".join(headers) and "Stage" in " ".join(headers)
@@ -40,8 +43,8 @@ def test_it_sorts_by_a_column_and_shows_planned_start_and_stage(
     # Filtering keeps the sort: the hidden `o` rides along with the filter form.
     page.select_option("#id_emergency", "false")
     page.get_by_role("button", name="Filter").click()
-    assert "o=-title" in page.url
-    assert titles.all_inner_texts() == ["Charlie", "Bravo", "Alpha"]
+    expect(page).to_have_url(re.compile(r"o=-title"))
+    expect(titles).to_have_text(["Charlie", "Bravo", "Alpha"])
 
 
 def test_the_emergency_filter_reads_whole(page, live_server, release_manager):
