@@ -317,6 +317,10 @@ def _hook(connection) -> None:
 
 
 def _flush(connection) -> None:
+    # Chaining can itself release a savepoint (the head row created on an emptied database): that
+    # inner release must not flush the same records again from under the outer flush.
+    if getattr(connection, "_audit_chain_flushing", False):
+        return
     entries = connection.run_on_commit
     # A record with a primary key is in the chain already (an earlier flush of this transaction):
     # chaining it twice would insert it twice.
@@ -327,10 +331,13 @@ def _flush(connection) -> None:
     ]
     if not pending:
         return
+    connection._audit_chain_flushing = True
     try:
         chain_records(pending)
     except DatabaseError:
         raise
     except Exception as exc:  # Atomic rolls back on a DatabaseError only
         raise DatabaseError(f"could not append to the audit chain: {exc}") from exc
+    finally:
+        connection._audit_chain_flushing = False
     connection.run_on_commit = [e for e in entries if not isinstance(e[1], _Pending)]
