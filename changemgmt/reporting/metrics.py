@@ -204,9 +204,10 @@ def process_numbers(now=None) -> dict:
 
 
 def chart_data(numbers) -> dict:
-    """What the Chart.js charts plot (json_script'ed into the page)."""
+    """What the Chart.js charts plot (json_script'ed into the page). A week without a value is
+    None (the line breaks there); `empty` names the charts with nothing to plot yet."""
     labels = [w.isoformat() for w in numbers["weeks"]]
-    return {
+    data = {
         "labels": labels,
         "failure_rate": [r["rate"] for r in numbers["failure_rate"]["weeks"]],
         "lead_time_median": [r["median_hours"] for r in numbers["lead_time"]["weeks"]],
@@ -215,3 +216,11 @@ def chart_data(numbers) -> dict:
         "emergency": [r["count"] for r in numbers["emergency"]["weeks"]],
         "freshness": numbers["freshness"],
     }
+    data["empty"] = {
+        "failure_rate": numbers["failure_rate"]["started"] == 0,
+        "lead_time": numbers["lead_time"]["count"] == 0,
+        "restore": numbers["restore"]["count"] == 0,
+        "emergency": numbers["emergency"]["count"] == 0,
+        "freshness": not any(numbers["freshness"].values()),
+    }
+    return data

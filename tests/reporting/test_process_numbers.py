@@ -130,3 +130,14 @@ def test_the_dashboard_shows_the_numbers_with_charts_and_a_table(client, auditor
     assert 'id="process-numbers-data"' in html
     assert 'id="process-numbers-table"' in html
     assert "cdn" not in html.lower()
+
+
+def test_the_chart_data_names_the_charts_with_nothing_to_plot(author):
+    from changemgmt.reporting.metrics import chart_data
+
+    empty = chart_data(process_numbers(now=NOW))["empty"]
+    assert all(empty.values())
+    ticket(author, started_at=ago(days=3))
+    data = chart_data(process_numbers(now=NOW))
+    assert data["empty"]["failure_rate"] is False and data["empty"]["lead_time"] is True
+    assert None in data["failure_rate"]  # the weeks without a started ramp stay gaps
