@@ -131,11 +131,14 @@ def rows(results):
             )
         else:
             ticks = ", ".join(f"{_fmt(t['seconds'])} s" for t in prom["ticks"])
+            first = prom["ticks"][0]
             out.append(
                 (
                     "prometheus guards tick",
                     f"{prom['tickets']:,} ramping x 4 guards",
-                    f"ticks {ticks}; {_fmt(prom['ticks'][0]['queries_per_ticket'])} queries/ticket",
+                    f"ticks {ticks}; per ticket {_fmt(first['guard_queries_per_ticket'])} guard "
+                    f"queries in {_fmt(first['requests_per_ticket'])} HTTP requests, "
+                    f"{_fmt(first['sql_per_ticket'])} SQL",
                     "< 30 s",
                     _verdict(prom),
                 )

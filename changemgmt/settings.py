@@ -376,6 +376,7 @@ PROMETHEUS_URL = os.environ.get("PROMETHEUS_URL", "").rstrip("/")
 PROMETHEUS_BEARER_TOKEN = os.environ.get("PROMETHEUS_BEARER_TOKEN", "")
 PROMETHEUS_TIMEOUT = float(os.environ.get("PROMETHEUS_TIMEOUT", "3"))  # seconds per query
 PROMETHEUS_CONCURRENCY = int(os.environ.get("PROMETHEUS_CONCURRENCY", "16"))  # queries at once
+PROMETHEUS_BATCH_SIZE = int(os.environ.get("PROMETHEUS_BATCH_SIZE", "100"))  # queries per request
 PROMETHEUS_FAILURES_TO_HALT = int(os.environ.get("PROMETHEUS_FAILURES_TO_HALT", "5"))
 # /metrics: readable by a `metrics` account's token, or from these addresses (CIDRs allowed).
 METRICS_ALLOWED_IPS = [

@@ -1,10 +1,16 @@
-"""Prometheus-backed guards: each tick asks Prometheus once per guard of every ramping ticket.
+"""Prometheus-backed guards: each tick asks Prometheus every guard of every ramping ticket once.
 
 What is judged is stored: each answer becomes a HealthSample (`source=prometheus`, the query as
 sent, the instant Prometheus evaluated), so charts, breaches and the audit show exactly what the
 sweeper saw. A failed, empty, multi-series or NaN answer is inconclusive, never healthy: it adds no
 sample (the minimum-samples rule counts successful queries), it holds promotion
 (`prometheus_guards_answered`), and PROMETHEUS_FAILURES_TO_HALT of them in a row halt the ramp.
+
+How they are asked: up to PROMETHEUS_BATCH_SIZE guards' queries go in one HTTP request, as one
+union query whose series each carry the index of the query they answer (promql.union), so a tick
+of 4,000 guards is 40 requests, not 4,000. Each guard is still judged on its own query's answer
+(the same series, the same rules); a union Prometheus refuses is asked query by query, so a bad
+template fails only its own guard, with its own error.
 
 Which instant is queried: Prometheus's own "now" (no `time=`). The sweeper judges ramps "as of"
 its tick instant, which tests and `advance_rollouts --now` move; Prometheus only holds data for
@@ -75,10 +81,11 @@ def parse(body: dict) -> Answer:
     return Answer(value=value, instant=instant)
 
 
-def query(text: str) -> Answer:
-    """Ask Prometheus one instant query with a short timeout; never raises."""
+def _post(text: str) -> tuple[dict | None, str]:
+    """POST one instant query with a short timeout: (its JSON body, "") or (None, why there is
+    none). A body may still say `"status": "error"`: Prometheus answered, and refused."""
     if not settings.PROMETHEUS_URL:
-        return Answer(error="PROMETHEUS_URL is not set")
+        return None, "PROMETHEUS_URL is not set"
     timeout = settings.PROMETHEUS_TIMEOUT
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if settings.PROMETHEUS_BEARER_TOKEN:
@@ -93,44 +100,114 @@ def query(text: str) -> Answer:
             retries=False,
         )
     except (urllib3.exceptions.HTTPError, OSError) as failure:
-        return Answer(error=f"Prometheus unreachable: {type(failure).__name__}: {failure}")
+        return None, f"Prometheus unreachable: {type(failure).__name__}: {failure}"
     try:
         body = json.loads(response.data or b"{}")
     except ValueError:
-        return Answer(error=f"Prometheus answered HTTP {response.status}, not JSON")
+        return None, f"Prometheus answered HTTP {response.status}, not JSON"
     if response.status >= 400 and body.get("status") != "error":
-        return Answer(error=f"Prometheus answered HTTP {response.status}")
+        return None, f"Prometheus answered HTTP {response.status}"
+    return body, ""
+
+
+def query(text: str) -> Answer:
+    """Ask Prometheus one instant query; never raises."""
+    body, error = _post(text)
+    if error:
+        return Answer(error=error)
     try:
         return parse(body)
     except (KeyError, TypeError, ValueError, IndexError) as failure:
         return Answer(error=f"Prometheus answered something unreadable: {failure}")
 
 
-def guards_to_poll():
-    """(guard, query text, stage index) for every Prometheus guard of every ramping ticket."""
-    guards = list(
-        Guard.objects.filter(
-            source=SampleSource.PROMETHEUS,
-            ticket__state=State.RAMPING,
-            ticket__ramp__current_index__gte=0,
-        )
-        .select_related("ticket__feature", "ticket__ramp")
-        .order_by("ticket_id", "metric")
-    )
-    if not guards:
-        return []
-    wanted = {(g.ticket_id, g.ticket.ramp.current_index) for g in guards}
+def _split(body: dict, count: int) -> list[Answer] | None:
+    """Each query's Answer out of a union's answer (promql.union), or None when Prometheus
+    refused the union (then each query is asked on its own, and says why itself)."""
+    if body.get("status") != "success" or (body.get("data") or {}).get("resultType") != "vector":
+        return None
+    found = [[] for _ in range(count)]
+    try:
+        for series in body["data"]["result"]:
+            found[int(series["metric"].pop(promql.BATCH_LABEL))].append(series)
+        return [
+            parse({"status": "success", "data": {"resultType": "vector", "result": series}})
+            for series in found
+        ]
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _ask_batch(texts: list[str]) -> list[Answer]:
+    """Answers to `texts` from one request when Prometheus takes their union. A request that
+    fails on the way (unreachable, timed out) fails every query in it, as it would each alone."""
+    if len(texts) == 1:
+        return [query(texts[0])]
+    body, error = _post(promql.union(texts))
+    if error:
+        return [Answer(error=error) for _ in texts]
+    answers = _split(body, len(texts))
+    return answers if answers is not None else [query(text) for text in texts]
+
+
+def ask_all(texts: list[str]) -> tuple[list[Answer], int]:
+    """An Answer per query text (one per distinct text: a tick asks each once), and how many
+    HTTP requests it took: batches of PROMETHEUS_BATCH_SIZE queries, PROMETHEUS_CONCURRENCY of
+    them in flight at once."""
+    distinct = list(dict.fromkeys(texts))
+    size = max(1, settings.PROMETHEUS_BATCH_SIZE)
+    together = [text for text in distinct if promql.batchable(text)]
+    batches = [together[i : i + size] for i in range(0, len(together), size)]
+    batches += [[text] for text in distinct if not promql.batchable(text)]
+    workers = max(1, min(settings.PROMETHEUS_CONCURRENCY, len(batches)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prometheus") as pool:
+        answered = list(pool.map(_ask_batch, batches))
+    by_text = {}
+    for batch, answers in zip(batches, answered, strict=True):
+        by_text.update(zip(batch, answers, strict=True))
+    return [by_text[text] for text in texts], len(batches)
+
+
+@dataclass(frozen=True)
+class Job:
+    guard_id: int
+    ticket_id: int
+    metric: str
+    text: str  # the guard's query, filled in for the ticket's current stage
+    stage_index: int
+
+
+def guards_to_poll() -> list[Job]:
+    """A Job for every Prometheus guard of every ramping ticket, from two queries of plain rows
+    (a tick reads thousands of guards: no model instances, no query per ticket)."""
+    ramping = {"ticket__state": State.RAMPING, "ticket__ramp__current_index__gte": 0}
     stages = {
-        (s.ticket_id, s.index): s
-        for s in RampStage.objects.filter(ticket_id__in={t for t, _ in wanted})
-        if (s.ticket_id, s.index) in wanted
+        ticket_id: (index, percent)
+        for ticket_id, index, percent in RampStage.objects.filter(
+            index=F("ticket__ramp__current_index"), **ramping
+        ).values_list("ticket_id", "index", "percent")
     }
+    rows = (
+        Guard.objects.filter(source=SampleSource.PROMETHEUS, **ramping)
+        .order_by("ticket_id", "metric")
+        .values_list(
+            "pk",
+            "ticket_id",
+            "metric",
+            "query",
+            "ticket__change_id",
+            "ticket__feature__slug",
+            "ticket__candidate_model",
+            "ticket__prompt_version",
+        )
+    )
     jobs = []
-    for guard in guards:
-        stage = stages.get((guard.ticket_id, guard.ticket.ramp.current_index))
-        if stage is not None:
-            values = promql.values_for(guard.ticket, stage)
-            jobs.append((guard, promql.render(guard.query, values), stage.index))
+    for pk, ticket_id, metric, template, change_id, slug, model, prompt in rows:
+        if ticket_id not in stages:
+            continue
+        index, percent = stages[ticket_id]
+        values = promql.values_of(change_id, slug, model or prompt or "", index, percent)
+        jobs.append(Job(pk, ticket_id, metric, promql.render(template, values), index))
     return jobs
 
 
@@ -141,30 +218,28 @@ def poll(now: datetime) -> dict:
     Without PROMETHEUS_URL nothing is asked (and the tick costs no query): guards made while it
     was set get no samples, so their ramps hold as inconclusive at the end of the bake."""
     if not settings.PROMETHEUS_URL:
-        return {"queries": 0, "failed": 0, "halting": set()}
+        return {"queries": 0, "requests": 0, "failed": 0, "halting": set()}
     jobs = guards_to_poll()
     if not jobs:
-        return {"queries": 0, "failed": 0, "halting": set()}
-    workers = max(1, min(settings.PROMETHEUS_CONCURRENCY, len(jobs)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prometheus") as pool:
-        answers = list(pool.map(query, [text for _, text, _ in jobs]))
+        return {"queries": 0, "requests": 0, "failed": 0, "halting": set()}
+    answers, requests = ask_all([job.text for job in jobs])
     received = clock.now()
     samples, answered, failed = [], [], []
-    for (guard, text, stage_index), answer in zip(jobs, answers, strict=True):
+    for job, answer in zip(jobs, answers, strict=True):
         if answer.error:
-            failed.append((guard, answer.error))
+            failed.append((job.guard_id, answer.error))
             continue
-        answered.append(guard.pk)
+        answered.append(job.guard_id)
         samples.append(
             HealthSample(
-                ticket_id=guard.ticket_id,
-                stage_index=stage_index,
-                metric=guard.metric,
+                ticket_id=job.ticket_id,
+                stage_index=job.stage_index,
+                metric=job.metric,
                 value=answer.value,
                 observed_at=now,
                 received_at=received,
                 source=SampleSource.PROMETHEUS,
-                query=text,
+                query=job.text,
                 query_instant=answer.instant,
             )
         )
@@ -175,27 +250,33 @@ def poll(now: datetime) -> dict:
     if failed:
         halting = set(
             GuardProbe.objects.filter(
-                guard_id__in=[g.pk for g, _ in failed],
+                guard_id__in=[pk for pk, _ in failed],
                 guard__observe_only=False,
                 consecutive_failures__gte=settings.PROMETHEUS_FAILURES_TO_HALT,
             ).values_list("guard__ticket_id", flat=True)
         )
-    return {"queries": len(jobs), "failed": len(failed), "halting": halting}
+    return {"queries": len(jobs), "requests": requests, "failed": len(failed), "halting": halting}
 
 
-def _record_probes(answered: list[int], failed: list, now: datetime):
+def _record_probes(answered: list[int], failed: list[tuple[int, str]], now: datetime):
+    """Reset the answered guards' failure runs and extend the failed ones': a few statements a
+    tick (one per distinct error), however many guards."""
+    asked = answered + [pk for pk, _ in failed]
+    have = set(GuardProbe.objects.filter(guard_id__in=asked).values_list("guard_id", flat=True))
     GuardProbe.objects.bulk_create(
-        [GuardProbe(guard_id=pk) for pk in answered + [g.pk for g, _ in failed]],
-        ignore_conflicts=True,
+        [GuardProbe(guard_id=pk) for pk in asked if pk not in have], ignore_conflicts=True
     )
     # GuardProbe keeps no history (operational counters), so update() is the right tool here.
     GuardProbe.objects.filter(guard_id__in=answered).update(
         consecutive_failures=0, last_error="", last_query_at=now
     )
-    for guard, error in failed:
-        GuardProbe.objects.filter(guard_id=guard.pk).update(
+    by_error = {}
+    for pk, error in failed:
+        by_error.setdefault(error[:1000], []).append(pk)
+    for error, pks in by_error.items():
+        GuardProbe.objects.filter(guard_id__in=pks).update(
             consecutive_failures=F("consecutive_failures") + 1,
-            last_error=error[:1000],
+            last_error=error,
             last_query_at=now,
         )
 

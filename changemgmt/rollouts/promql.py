@@ -92,12 +92,18 @@ def _unterminated(template: str) -> bool:
 
 def values_for(ticket, stage) -> dict[str, str]:
     """The placeholder values of `ticket` at `stage` (stage numbers count from 1, as pages do)."""
+    candidate = ticket.candidate_model or ticket.prompt_version or ""
+    return values_of(ticket.change_id, ticket.feature.slug, candidate, stage.index, stage.percent)
+
+
+def values_of(change_id: str, feature: str, candidate: str, index: int, percent: int) -> dict:
+    """values_for from plain values (the sweeper reads rows, not model instances)."""
     return {
-        "change_id": ticket.change_id,
-        "feature": ticket.feature.slug,
-        "candidate": ticket.candidate_model or ticket.prompt_version or "",
-        "stage": str(int(stage.index) + 1),
-        "percent": str(int(stage.percent)),
+        "change_id": change_id,
+        "feature": feature,
+        "candidate": candidate,
+        "stage": str(int(index) + 1),
+        "percent": str(int(percent)),
     }
 
 
@@ -108,3 +114,45 @@ def render(template: str, values: dict[str, str]) -> str:
         return escape(value) if name in TEXT_PLACEHOLDERS else str(int(value))
 
     return PLACEHOLDER.sub(fill, template)
+
+
+# One HTTP request asks many guards' queries at once: each is wrapped in label_replace() to carry
+# its index in this label, and the wrapped queries are joined with `or` (distinct label sets, so
+# `or` keeps every series of every query). Each guard's answer is then the series carrying its
+# index, judged exactly as its own query's answer would be (prometheus.parse).
+BATCH_LABEL = "changemgmt_guard"
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def batchable(query: str) -> bool:
+    """True when the filled-in `query` is one self-contained expression that can sit as the
+    first argument of label_replace(): brackets balanced outside strings, no comma outside them,
+    no comment. Anything else is asked on its own (as it always was)."""
+    stack, quote, escaped = [], "", False
+    for char in query:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote != "`":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in _OPEN:
+            stack.append(_CLOSE[_OPEN.index(char)])
+        elif char in _CLOSE:
+            if not stack or stack.pop() != char:
+                return False
+        elif char == "#" or (char == "," and not stack):
+            return False
+    return not stack and not quote and bool(query.strip())
+
+
+def union(queries: list[str]) -> str:
+    """One query whose answer holds every query's answer, each series labelled with the
+    index of the query it answers (BATCH_LABEL)."""
+    return "\nor\n".join(
+        f'label_replace(\n{query}\n, "{BATCH_LABEL}", "{index}", "", "")'
+        for index, query in enumerate(queries)
+    )
