@@ -8,6 +8,11 @@ not allowed`; a refresh that raised (a deleted row) left protection off for the 
 
 Here the field's `protected` answers per thread: a refresh lifts it for its own thread only, for
 the duration of the reload, and always restores it. Nothing writes the shared flag any more.
+
+Upstream: the toggle came with FSMModelMixin in https://github.com/kmmbvnr/django-fsm/pull/246
+(fixing https://github.com/kmmbvnr/django-fsm/issues/174); django-fsm-2 only has
+https://github.com/django-commons/django-fsm-2/issues/61 (document the mixin). No report of the
+thread race was found. tests/tickets/test_concurrency_refresh.py reproduces it.
 """
 
 import contextlib
