@@ -16,6 +16,12 @@ class RolloutsConfig(AppConfig):
 
         register_final_stage_check(health.promotion_is_final)
 
+        from changemgmt.windows.services import register_schedule_warning
+
+        from .projection import schedule_warnings
+
+        register_schedule_warning(schedule_warnings)
+
         ticket_transitioned.connect(
             receivers.ticket_transitioned, sender=ChangeTicket, dispatch_uid="rollouts-ramp"
         )

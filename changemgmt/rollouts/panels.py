@@ -10,6 +10,7 @@ from . import status
 from .forms import CONTROL_LABELS
 from .models import GuardPolicy
 from .plans import guard_differences
+from .projection_view import projection_context
 from .services import PLAN_EDITABLE_STATES
 
 SHOWN_STATES = {State.RAMPING, State.HALTED, State.DEPLOYED, State.ROLLED_BACK, State.CLOSED}
@@ -31,6 +32,7 @@ def ticket_context(request, ticket) -> dict:
                 if may_release and _offered(ticket, name)
             ],
             "live": ticket.state in ACTIVE_RAMP_STATES,
+            "projection": projection_context(ticket),
         }
     )
     # The CAB sees every guard the author moved off the tier's default (issue 11 item 2).

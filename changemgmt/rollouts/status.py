@@ -5,12 +5,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from changemgmt import clock
-from changemgmt.windows.policy import current_policy, next_promotion_at, promotion_hold_reason
+from changemgmt.windows.policy import current_policy, promotion_hold_reason
 
 from . import health, promql
 from .guards import every_gating_guard_is_healthy
 from .models import GuardProbe, HealthSample, Metric
 from .plans import projected_users
+from .projection import project_ramp
 
 CHART_POINTS_PER_METRIC = 500
 
@@ -49,16 +50,14 @@ def projected_timeline(ticket, ramp, stages, now, zone) -> list[dict]:
     to the next instant the window rule allows ("10% at Wed 10:30, 50% at Wed 14:30")."""
     if ramp is None or ramp.current_index < 0 or ramp.bake_started_at is None:
         return []
-    ahead = []
-    at = max(ramp.bake_started_at + stages[ramp.current_index].bake, now)
-    for stage in stages[ramp.current_index + 1 :]:
-        try:
-            at = next_promotion_at(ticket, at)
-        except ValueError:
-            break  # no window within the search horizon: say nothing rather than guess
-        ahead.append({"percent": stage.percent, "when": when(at, zone)})
-        at = at + stage.bake
-    return ahead
+    projection = project_ramp(ticket, now=now, stages=stages)
+    if projection is None:
+        return []
+    return [
+        {"percent": step.percent, "when": when(step.enters_at, zone)}
+        for step in projection.steps
+        if step.status == "ahead"
+    ]
 
 
 def waiting_for(ticket, ramp, stage, now, zone) -> list[str]:

@@ -10,6 +10,21 @@ from changemgmt.tickets import services as ticket_services
 
 from . import policy
 
+# Apps above windows add what a release manager should hear before booking (rollouts: the ramp's
+# projected timeline): fn(ticket, planned_start, slot_ends_at) -> list[str]. Warnings, never
+# refusals: the schedule guard alone refuses.
+_schedule_warnings: list = []
+
+
+def register_schedule_warning(fn):
+    if fn not in _schedule_warnings:
+        _schedule_warnings.append(fn)
+    return fn
+
+
+def schedule_warnings(ticket, planned_start: datetime, slot_ends_at: datetime) -> list[str]:
+    return [w for fn in _schedule_warnings for w in fn(ticket, planned_start, slot_ends_at)]
+
 
 def bridge_warnings(ticket, start: datetime, end: datetime, acting_user=None) -> list[str]:
     """The release manager (or the acting user) is already on another ticket's bridge then.
@@ -34,7 +49,7 @@ def bridge_warnings(ticket, start: datetime, end: datetime, acting_user=None) ->
             occupied = policy.occupied_slot(other)
             if on_bridge and occupied and occupied.overlaps(start, end):
                 warnings.append(
-                    f"{person.username} is already on the bridge of {other.change_id} "
+                    f"Bridge clash: {person.username} is already on the bridge of {other.change_id} "
                     f"(booked {policy.local_short(other.planned_start or occupied.start)})."
                 )
     return warnings
@@ -54,6 +69,7 @@ def ticket_schedule(ticket, *, acting_user, planned_start: datetime, reason: str
         )
     slot_ends_at = policy.slot_end_for(ticket, planned_start)
     warnings = bridge_warnings(ticket, planned_start, slot_ends_at, acting_user)
+    warnings += schedule_warnings(ticket, planned_start, slot_ends_at)
     ticket = ticket_services.ticket_transition(
         ticket,
         "schedule",

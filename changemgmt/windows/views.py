@@ -126,5 +126,5 @@ def schedule(request, change_id):
         f"{policy.local_short(ticket.slot_ends_at)}.",
     )
     for warning in warnings:
-        messages.warning(request, f"Bridge clash: {warning}")
+        messages.warning(request, warning)
     return _back(request, ticket)

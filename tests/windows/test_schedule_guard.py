@@ -151,7 +151,7 @@ def test_it_warns_when_the_release_manager_is_on_another_bridge(
         )
     assert second.state == "scheduled"
     assert warnings == [
-        f"release_manager is already on the bridge of {first.change_id} "
+        f"Bridge clash: release_manager is already on the bridge of {first.change_id} "
         "(booked Wed 2027-02-10 10:00 EST)."
     ]
 
