@@ -23,7 +23,12 @@ class TransitionRefused(Exception):
 
 
 class TicketFrozen(Exception):
-    """After approval the ticket's fields are frozen: a change needs a new ticket."""
+    """After approval the ticket's fields are frozen: a change needs a new ticket. `guard` names
+    the rule for the API's 409 body (the ramp plan freezes earlier, at submission)."""
+
+    def __init__(self, message, guard="fields_frozen_after_approval"):
+        self.guard = guard
+        super().__init__(message)
 
 
 class VoteRefused(Exception):

@@ -34,3 +34,10 @@ class RolloutsConfig(AppConfig):
 
         register_policy_section("ramps", active_ramps)
         register_policy_section("live", live_versions)
+
+        from changemgmt.tickets.serializers import register_detail_section
+
+        from .plan_api import detail_sections
+
+        for name, make_field in detail_sections().items():
+            register_detail_section(name, make_field)

@@ -6,6 +6,7 @@ from changemgmt.catalog.models import Segment
 
 from .models import Metric, SampleSource, prometheus_source_problems
 from .promql import MAX_LENGTH
+from .services import ACKNOWLEDGEMENT_NOTE_MAX
 
 CONTROL_LABELS = {
     "promote": "Promote now",
@@ -110,3 +111,10 @@ def plan_from(formset) -> list[dict]:
         for form in formset
         if form.cleaned_data.get("percent") is not None
     ]
+
+
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(
+        max_length=ACKNOWLEDGEMENT_NOTE_MAX,
+        error_messages={"required": "Say what you found: the note is required."},
+    )

@@ -337,6 +337,8 @@ class Breach(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # What the release manager found and why resuming is safe: shown in the ticket's timeline.
+    acknowledgement_note = models.TextField(blank=True, default="")
     history = HistoricalRecords()
 
     class Meta:

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from changemgmt import clock, roles
 from changemgmt.audit.recording import SYSTEM_USERNAME, delete_audited, save_audited
+from changemgmt.refusals import TicketFrozen
 from changemgmt.tickets import rules
 from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
 from changemgmt.tickets.services import ticket_transition
@@ -35,6 +36,8 @@ PLAN_FROZEN = (
     "The ramp plan is frozen once the ticket is submitted: withdraw it to change the plan (the CAB "
     "then votes again); after approval a change needs a new ticket."
 )
+PLAN_FROZEN_GUARD = "plan_frozen_after_submission"
+ACKNOWLEDGEMENT_NOTE_MAX = 5000
 
 
 # ----- plan -----
@@ -70,16 +73,22 @@ def _lock_ticket(ticket) -> ChangeTicket:
     return ChangeTicket.objects.select_for_update().select_related("feature").get(pk=ticket.pk)
 
 
+def ramp_plan_check_editable(ticket, *, acting_user) -> None:
+    """PermissionDenied unless `acting_user` is the author; TicketFrozen unless a draft."""
+    if acting_user is None or ticket.author_id != acting_user.pk:
+        raise PermissionDenied("Only the ticket's author may edit its ramp plan.")
+    if ticket.state not in PLAN_EDITABLE_STATES:
+        raise TicketFrozen(PLAN_FROZEN, guard=PLAN_FROZEN_GUARD)
+
+
 @transaction.atomic
 def ramp_plan_update(
     ticket, *, acting_user, plan: list[dict], guards: list[dict] | None = None, reason=""
 ) -> ChangeTicket:
-    """Replace the plan (and optionally the guards) of a draft. ValidationError otherwise."""
+    """Replace the plan (and optionally the guards) of a draft: ValidationError naming the rules
+    it breaks, PermissionDenied for anyone but the author, TicketFrozen once submitted."""
     ticket = _lock_ticket(ticket)
-    if ticket.author_id != acting_user.pk:
-        raise PermissionDenied("Only the ticket's author may edit its ramp plan.")
-    if ticket.state not in PLAN_EDITABLE_STATES:
-        raise ValidationError({"plan": PLAN_FROZEN})
+    ramp_plan_check_editable(ticket, acting_user=acting_user)
     problems = plan_problems(plan, ticket, RolloutPolicy.current().region_rings)
     if problems:
         raise ValidationError({"plan": problems})
@@ -299,15 +308,25 @@ def samples_record(
 
 
 @transaction.atomic
-def breach_acknowledge(breach, *, acting_user) -> Breach:
+def breach_acknowledge(breach, *, acting_user, note: str) -> Breach:
+    """The release manager has looked: `note` says what was found (required; it is the timeline's
+    answer to "why was it safe to resume?"). A second acknowledgement changes nothing."""
     breach = Breach.objects.select_for_update().select_related("ticket").get(pk=breach.pk)
     if not rules.may_release(breach.ticket, acting_user):
         raise PermissionDenied("Only a release manager may acknowledge a breach.")
     if breach.acknowledged_at:
         return breach
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": ["Say what you found: the note is required."]})
+    if len(note) > ACKNOWLEDGEMENT_NOTE_MAX:
+        raise ValidationError(
+            {"note": [f"At most {ACKNOWLEDGEMENT_NOTE_MAX} characters ({len(note)} given)."]}
+        )
     breach.acknowledged_by = acting_user
     breach.acknowledged_at = clock.now()
-    save_audited(breach, acting_user=acting_user, reason=f"breach acknowledged: {breach}")
+    breach.acknowledgement_note = note
+    save_audited(breach, acting_user=acting_user, reason=f"breach acknowledged: {note}")
     return breach
 
 

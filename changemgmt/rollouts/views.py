@@ -9,13 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from changemgmt import roles
+from changemgmt.refusals import TicketFrozen
 from changemgmt.tickets import rules
 from changemgmt.tickets.forms import ReasonForm
 from changemgmt.tickets.models import ChangeTicket
 from changemgmt.tickets.services import TransitionRefused, ticket_transition
 
 from . import panels, services
-from .forms import CONTROL_LABELS, GuardFormSet, StageFormSet, plan_from
+from .forms import CONTROL_LABELS, AcknowledgeForm, GuardFormSet, StageFormSet, plan_from
 from .models import Breach
 from .plans import plan_of
 
@@ -83,6 +84,8 @@ def plan_edit(request, change_id):
                 )
             except ValidationError as error:
                 plan_errors = [m for messages_ in error.message_dict.values() for m in messages_]
+            except TicketFrozen as frozen_now:  # submitted while the form was being filled in
+                plan_errors = [str(frozen_now)]
             else:
                 messages.success(request, "Ramp plan saved.")
                 return _back(ticket)
@@ -156,10 +159,18 @@ def acknowledge(request, change_id, pk):
     if not rules.may_release(ticket, request.user):
         raise PermissionDenied("Only a release manager may acknowledge a breach.")
     breach = get_object_or_404(Breach, pk=pk, ticket=ticket)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Acknowledge refused: Note: " + " ".join(form.errors["note"]))
+        return _back(ticket)
     try:
-        services.breach_acknowledge(breach, acting_user=request.user)
+        services.breach_acknowledge(
+            breach, acting_user=request.user, note=form.cleaned_data["note"]
+        )
     except PermissionDenied as denied:
         messages.error(request, str(denied))
+    except ValidationError as error:
+        messages.error(request, "Acknowledge refused: " + " ".join(error.messages))
     else:
         messages.success(request, f"Breach acknowledged: {breach.sentence()}.")
     return _back(ticket)

@@ -29,6 +29,14 @@ from .models import (
 TEXT_MAX = 5000
 BIG_INT_MAX = 9_223_372_036_854_775_807
 
+# Read-only sections a higher app adds to a ticket's answer (rollouts: the ramp plan, guards and
+# breaches); tickets never imports them. name -> a function making the (read-only) field.
+DETAIL_SECTIONS: dict = {}
+
+
+def register_detail_section(name: str, make_field) -> None:
+    DETAIL_SECTIONS[name] = make_field
+
 
 class StrictFloatField(serializers.FloatField):
     """A number: true/false are not numbers, and NaN/Infinity are refused (DRF does that)."""
@@ -163,13 +171,22 @@ class ChangeSerializer(serializers.Serializer):
         max_length=TEXT_MAX, allow_blank=True, required=False
     )
     allowed_transitions = serializers.SerializerMethodField()
+    with_sections = True  # the registered sections (the list answer leaves them out)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.with_sections:
+            for name, make_field in DETAIL_SECTIONS.items():
+                fields[name] = make_field()
+        return fields
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields) - self.ECHOED)
+            echoed = self.ECHOED | set(DETAIL_SECTIONS)
+            unknown = sorted(set(data) - set(self.fields) - echoed)
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-            data = {key: value for key, value in data.items() if key not in self.ECHOED}
+            data = {key: value for key, value in data.items() if key not in echoed}
         return super().to_internal_value(data)
 
     def validate_eval_deltas(self, rows):
@@ -212,9 +229,11 @@ class ChangeSerializer(serializers.Serializer):
 
 
 class ChangeListSerializer(ChangeSerializer):
-    """The list answer: the ticket without `allowed_transitions` (one query per ticket)."""
+    """The list answer: the ticket without `allowed_transitions` and the registered sections
+    (queries per ticket)."""
 
     allowed_transitions = None
+    with_sections = False
 
 
 # ----- transitions -----

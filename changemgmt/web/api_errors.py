@@ -24,7 +24,7 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, TicketFrozen):
         return Response(
-            {"detail": str(exc), "guard": "fields_frozen_after_approval"},
+            {"detail": str(exc), "guard": exc.guard},
             status=status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, VoteRefused):

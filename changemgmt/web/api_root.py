@@ -19,7 +19,13 @@ ENDPOINTS = [
     ("change", "/api/v1/changes/{change_id}/", "GET / PATCH one ticket"),
     ("transitions", "/api/v1/changes/{change_id}/{transition}/", "POST submit, approve, …"),
     ("votes", "/api/v1/changes/{change_id}/votes/", "POST a CAB vote with the checklist"),
+    ("plan", "/api/v1/changes/{change_id}/plan/", "GET / PUT a draft's ramp plan and guards"),
     ("metrics", "/api/v1/changes/{change_id}/metrics/", "POST health samples for a ramp"),
+    (
+        "breach-acknowledge",
+        "/api/v1/changes/{change_id}/breaches/{id}/acknowledge/",
+        "POST a note acknowledging a breach (then resume)",
+    ),
     ("slots", "/api/v1/changes/{change_id}/slots/", "GET the open release-window slots"),
     ("windows", "api-windows", "GET the window policy and the freezes"),
     ("calendar-events", "api-calendar-events", "GET the calendar's events"),

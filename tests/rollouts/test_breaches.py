@@ -88,7 +88,9 @@ def test_it_resumes_only_after_every_breach_is_acknowledged(at_ten_percent, rele
         with pytest.raises(TransitionRefused) as refused:
             ticket_transition(ticket, "resume", acting_user=release_manager)
         assert refused.value.guard == "every_breach_is_acknowledged"
-        breach_acknowledge(Breach.objects.get(ticket=ticket), acting_user=release_manager)
+        breach_acknowledge(
+            Breach.objects.get(ticket=ticket), acting_user=release_manager, note="checked"
+        )
         ticket_transition(ticket, "resume", acting_user=release_manager)
     ticket.refresh_from_db()
     assert ticket.state == "ramping"
@@ -105,5 +107,7 @@ def test_it_refuses_an_acknowledgement_from_anyone_but_a_release_manager(at_ten_
     feed(at_ten_percent, ny(2027, 2, 10, 11, 0), n=1, error_rate=0.031)
     tick(ny(2027, 2, 10, 11, 1))
     with pytest.raises(PermissionDenied):
-        breach_acknowledge(Breach.objects.get(ticket=at_ten_percent), acting_user=author)
+        breach_acknowledge(
+            Breach.objects.get(ticket=at_ten_percent), acting_user=author, note="mine"
+        )
     assert Breach.objects.get(ticket=at_ten_percent).acknowledged_at is None

@@ -57,7 +57,7 @@ def test_it_does_not_act_twice_on_a_late_sample_once_resumed(ramping_ticket, rel
     post_late(ticket, 0.03, ny(2027, 2, 10, 10, 29), ny(2027, 2, 10, 10, 40))
     tick(ny(2027, 2, 10, 10, 41))
     with time_machine.travel(ny(2027, 2, 10, 10, 45), tick=False):
-        breach_acknowledge(Breach.objects.get(), acting_user=release_manager)
+        breach_acknowledge(Breach.objects.get(), acting_user=release_manager, note="late sample")
         ticket_transition(ticket, "resume", acting_user=release_manager)
     assert tick(ny(2027, 2, 10, 10, 46)) == []
     ticket.refresh_from_db()

@@ -106,12 +106,21 @@ def test_it_acknowledges_a_breach_then_resumes(as_user, ramping_ticket, release_
         client.post(f"/ramps/{ramping_ticket.change_id}/control/resume/")
         ramping_ticket.refresh_from_db()
         assert ramping_ticket.state == "halted"
-        client.post(f"/ramps/{ramping_ticket.change_id}/breaches/{breach.pk}/acknowledge/")
+        url = f"/ramps/{ramping_ticket.change_id}/breaches/{breach.pk}/acknowledge/"
+        refused = client.post(url, {"note": "  "}, follow=True)
+        assert "Acknowledge refused: Note: Say what you found" in refused.content.decode()
+        breach.refresh_from_db()
+        assert breach.acknowledged_at is None
+        client.post(url, {"note": "A bad deploy of the retriever, since reverted."})
         client.post(f"/ramps/{ramping_ticket.change_id}/control/resume/")
+        page = client.get(f"/tickets/{ramping_ticket.change_id}/").content.decode()
     breach.refresh_from_db()
     ramping_ticket.refresh_from_db()
     assert breach.acknowledged_by == release_manager
+    assert breach.acknowledgement_note == "A bad deploy of the retriever, since reverted."
     assert ramping_ticket.state == "ramping"
+    # The note is on the ramp panel and in the timeline (the acknowledgement's reason).
+    assert page.count("A bad deploy of the retriever, since reverted.") >= 2
 
 
 # ----- the plan form -----

@@ -146,7 +146,7 @@ def test_it_keeps_the_blast_radius_rules_whatever_the_plan_and_samples(
         if ticket.state == "halted" and move["resume"]:
             with time_machine.travel(now, tick=False):
                 for breach in Breach.objects.filter(ticket=ticket, acknowledged_at=None):
-                    breach_acknowledge(breach, acting_user=release_manager)
+                    breach_acknowledge(breach, acting_user=release_manager, note="looked")
                 ticket_transition(ticket, "resume", acting_user=release_manager)
         if ticket.state not in ("ramping", "halted"):
             break
