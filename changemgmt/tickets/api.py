@@ -23,7 +23,7 @@ from changemgmt import roles
 from changemgmt.audit.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from changemgmt.catalog.models import RiskTier
 
-from . import services
+from . import rules, services
 from .models import State
 from .serializers import (
     ChangeListSerializer,
@@ -264,6 +264,12 @@ class VoteCreate(APIView):
         )
         ticket.refresh_from_db()
         answer = VoteAnswerSerializer(
-            {"vote": vote, "change_id": ticket.change_id, "state": ticket.state}
+            {
+                "vote": vote,
+                "change_id": ticket.change_id,
+                "state": ticket.state,
+                "retrospective_due": ticket.retrospective_due,
+                "still_needs": rules.still_needed_seats(ticket),
+            }
         )
         return Response(answer.data, status=status.HTTP_201_CREATED)

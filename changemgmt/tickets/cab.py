@@ -63,7 +63,7 @@ def _enforce(check, vote):
 # ----- casting a vote -----
 
 
-def _seat_for(ticket, acting_user, seat):
+def _seat_for(ticket, acting_user, seat, retrospective):
     """The seat `acting_user` votes in: the one asked for, else the first of theirs still missing
     from the quorum. PermissionDenied when they hold no (such) seat."""
     my_seats = seats_of(acting_user)
@@ -71,7 +71,8 @@ def _seat_for(ticket, acting_user, seat):
         raise PermissionDenied("Only a CAB seat may vote.")
     _enforce(voter_is_not_the_author, Vote(ticket=ticket, voter=acting_user))
     if seat is None:
-        needed = [s for s in rules.quorum_missing_seats(ticket) if s in my_seats]
+        missing = rules.quorum_missing_seats(ticket, retrospective=retrospective)
+        needed = [s for s in missing if s in my_seats]
         seat = needed[0] if needed else my_seats[0]
     if seat not in my_seats:
         raise PermissionDenied(f"You do not hold the {seat} seat.")
@@ -87,25 +88,27 @@ def _check_vote(ticket, vote, retrospective):
         )
     _enforce(refusal_is_explained, vote)
     _enforce(approval_ticks_every_checklist_item, vote)
+    # One person fills one seat, in the retrospective review as in the CAB's own.
     others = [
         v
-        for s, v in rules.current_votes(ticket).items()
+        for s, v in rules.current_votes(ticket, retrospective=retrospective).items()
         if s != vote.seat and v.voter_id == vote.voter_id
     ]
-    if others and not retrospective:
+    if others:
         raise VoteRefused(
             f"You already hold the {others[0].seat} seat on this ticket; one person fills one seat."
         )
 
 
 def _apply(ticket, vote, acting_user):
-    """The vote's consequence: a retrospective approval clears the review due; otherwise request
-    changes, reject, or approve once the quorum is in."""
+    """The vote's consequence: the retrospective review is done once the quorum of the ticket's
+    tier and audience has approved it (the CAB's own rules); otherwise request changes, reject, or
+    approve once the quorum is in."""
     if vote.retrospective:
-        if vote.decision == Decision.APPROVE:
+        if vote.decision == Decision.APPROVE and rules.retrospective_refusal(ticket) is None:
             ticket.retrospective_due = False
             save_audited(
-                ticket, acting_user=acting_user, reason="retrospective CAB review recorded"
+                ticket, acting_user=acting_user, reason="retrospective CAB quorum approved"
             )
         return
     if vote.decision == Decision.REQUEST_CHANGES:
@@ -131,11 +134,11 @@ def vote_cast(
     """Record a CAB vote and apply its consequence: request changes, reject, or (on quorum)
     approve. Two seats voting at once serialize on the ticket row, so approval happens once."""
     ticket = lock_ticket(ticket)
-    retrospective = ticket.retrospective_due and ticket.state != State.SUBMITTED
+    retrospective = rules.retrospective_is_open(ticket)
     vote = Vote(
         ticket=ticket,
         voter=acting_user,
-        seat=_seat_for(ticket, acting_user, seat),
+        seat=_seat_for(ticket, acting_user, seat, retrospective),
         decision=decision,
         comment=(comment or "").strip(),
         checklist={item: bool((checklist or {}).get(item)) for item in CHECKLIST_ITEMS},

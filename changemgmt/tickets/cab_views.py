@@ -73,7 +73,10 @@ def _agenda_context(request):
     )
     return {
         "items": [_agenda_item(t, now) for t in cab_queue()],
-        "retrospective": list(retrospective),
+        "retrospective": [
+            {"ticket": t, "missing_seats": rules.quorum_missing_seats(t, retrospective=True)}
+            for t in retrospective
+        ],
         "now": now,
         "my_seats": services.seats_of(request.user),
     }
@@ -94,15 +97,16 @@ def cab_agenda_items(request):
 
 
 def _review_context(request, ticket) -> dict:
+    retrospective = rules.retrospective_is_open(ticket)
     return {
         "ticket": ticket,
         "problems": rules.completeness_problems(ticket),
-        "missing_seats": rules.quorum_missing_seats(ticket),
+        "missing_seats": rules.quorum_missing_seats(ticket, retrospective=retrospective),
         "required_seats": rules.required_seats(ticket),
-        "votes": rules.current_votes(ticket),
+        "votes": rules.current_votes(ticket, retrospective=retrospective),
         "eval_rows": eval_rows(ticket),
         "reviewable": reviewable(ticket),
-        "retrospective": ticket.retrospective_due and ticket.state != State.SUBMITTED,
+        "retrospective": retrospective,
         # The kill switch (with its freshness) and the ramp plan, from the apps that own them.
         "panels": (panels := collect("review_panel", request, ticket=ticket)),
         "killswitch": next(
@@ -139,6 +143,19 @@ def _cast(request, ticket, form, checklist_errors) -> bool:
     return False
 
 
+def _vote_recorded(ticket, retrospective) -> str:
+    said = f"Vote recorded on {ticket.change_id}; it is {ticket.get_state_display().lower()}."
+    if not retrospective:
+        return said
+    if not ticket.retrospective_due:
+        return said + " The retrospective CAB review is complete."
+    missing = rules.quorum_missing_seats(ticket, retrospective=True)
+    return (
+        said + f" The retrospective review still needs {len(missing)} of "
+        f"{len(rules.required_seats(ticket))} seats: " + ", ".join(missing) + "."
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def cab_review(request, change_id):
     roles.require_human_reader(request.user, "change tickets")
@@ -161,10 +178,7 @@ def cab_review(request, change_id):
         and _cast(request, ticket, form, checklist_errors)
     ):
         ticket.refresh_from_db()
-        messages.success(
-            request,
-            f"Vote recorded on {ticket.change_id}; it is {ticket.get_state_display().lower()}.",
-        )
+        messages.success(request, _vote_recorded(ticket, context["retrospective"]))
         return redirect("tickets:detail", change_id=ticket.change_id)
     form.mark_invalid_fields()
     context["form"] = form

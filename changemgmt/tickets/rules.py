@@ -43,29 +43,44 @@ def required_seats(ticket) -> list[str]:
     return seats
 
 
-def current_votes(ticket):
-    """The latest vote of each seat in the ticket's current review round."""
+def current_votes(ticket, *, retrospective=False):
+    """The latest vote of each seat in the ticket's current review round (`retrospective`: in the
+    retrospective review of an emergency change, which is a review of its own)."""
     latest = {}
-    for vote in ticket.votes.filter(round=ticket.cab_round, retrospective=False).order_by(
+    for vote in ticket.votes.filter(round=ticket.cab_round, retrospective=retrospective).order_by(
         "created_at", "id"
     ):
         latest[vote.seat] = vote
     return latest
 
 
-def approving_seats(ticket) -> dict[str, object]:
+def approving_seats(ticket, *, retrospective=False) -> dict[str, object]:
     """Seat -> approving vote, counting each person once (one person fills one seat)."""
     seats, voters = {}, set()
-    for seat, vote in current_votes(ticket).items():
+    for seat, vote in current_votes(ticket, retrospective=retrospective).items():
         if vote.decision == "approve" and vote.voter_id not in voters:
             seats[seat] = vote
             voters.add(vote.voter_id)
     return seats
 
 
-def quorum_missing_seats(ticket) -> list[str]:
-    have = approving_seats(ticket)
+def quorum_missing_seats(ticket, *, retrospective=False) -> list[str]:
+    have = approving_seats(ticket, retrospective=retrospective)
     return [seat for seat in required_seats(ticket) if seat not in have]
+
+
+def retrospective_is_open(ticket) -> bool:
+    """An emergency change approved past the CAB, whose retrospective review is still due."""
+    return ticket.retrospective_due and ticket.state not in ("draft", "submitted")
+
+
+def still_needed_seats(ticket) -> list[str]:
+    """The seats the review under way still needs: the CAB's (submitted) or the retrospective's."""
+    if retrospective_is_open(ticket):
+        return quorum_missing_seats(ticket, retrospective=True)
+    if ticket.state == "submitted":
+        return quorum_missing_seats(ticket)
+    return []
 
 
 def parse_kill_switch(path: str):
@@ -181,25 +196,41 @@ def eval_regressions_are_justified(ticket):
     return None
 
 
-def cab_quorum_has_approved(ticket):
+def cab_quorum_has_approved(ticket, *, retrospective=False):
     """Every required CAB seat has approved in this round."""
-    missing = quorum_missing_seats(ticket)
+    missing = quorum_missing_seats(ticket, retrospective=retrospective)
     if missing:
-        return "CAB quorum not reached; still needs: " + ", ".join(missing) + "."
+        review = "Retrospective CAB review" if retrospective else "CAB quorum"
+        return f"{review} not reached; still needs: " + ", ".join(missing) + "."
     return None
 
 
-def no_voter_is_the_author(ticket):
+def no_voter_is_the_author(ticket, *, retrospective=False):
     """No approving vote was cast by the ticket's author."""
-    if any(v.voter_id == ticket.author_id for v in approving_seats(ticket).values()):
+    approvals = approving_seats(ticket, retrospective=retrospective).values()
+    if any(v.voter_id == ticket.author_id for v in approvals):
         return "The author cannot vote on their own ticket."
     return None
 
 
-def every_checklist_item_ticked(ticket):
+def every_checklist_item_ticked(ticket, *, retrospective=False):
     """Every approving vote ticked every checklist item."""
-    if any(not v.checklist_complete for v in approving_seats(ticket).values()):
+    approvals = approving_seats(ticket, retrospective=retrospective).values()
+    if any(not v.checklist_complete for v in approvals):
         return "Every CAB checklist item must be ticked to approve."
+    return None
+
+
+# The CAB approval's rules; the retrospective review of an emergency change meets the same ones.
+QUORUM_GUARDS = (cab_quorum_has_approved, no_voter_is_the_author, every_checklist_item_ticked)
+
+
+def retrospective_refusal(ticket) -> str | None:
+    """Why the retrospective review is not yet complete (the CAB's own quorum rules), or None."""
+    for check in QUORUM_GUARDS:
+        sentence = check(ticket, retrospective=True)
+        if sentence:
+            return sentence
     return None
 
 

@@ -309,6 +309,11 @@ class VoteAnswerSerializer(serializers.Serializer):
     vote = VoteSerializer()
     change_id = serializers.CharField()
     state = serializers.CharField()
+    retrospective_due = serializers.BooleanField()
+    still_needs = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The CAB seats whose approval this review (or retrospective review) still needs.",
+    )
 
 
 # ----- error bodies (for the schema) -----

@@ -243,6 +243,10 @@ def ticket_detail(request, change_id):
             "eval_rows": _eval_rows(ticket),
             "problems": rules.completeness_problems(ticket) if ticket.is_editable else {},
             "retro_votes": retro_votes,
+            "retro_missing": rules.quorum_missing_seats(ticket, retrospective=True)
+            if rules.retrospective_is_open(ticket)
+            else [],
+            "retro_required": rules.required_seats(ticket),
             "cab_seats": _cab_seats(ticket),
             "missing_seats": rules.quorum_missing_seats(ticket),
             "actions": _actions(ticket, request.user),
