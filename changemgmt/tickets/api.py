@@ -187,9 +187,15 @@ class TransitionView(APIView):
                 ticket, acting_user=request.user, decision=self.transition, comment=reason
             )
             return _answer(ticket, request)
+        if self.transition == "schedule":  # one booking path with the pages
+            services.ticket_schedule(
+                ticket,
+                acting_user=request.user,
+                reason=reason,
+                planned_start=data["planned_start"],
+            )
+            return _answer(ticket, request)
         params = {}
-        if self.transition == "schedule":
-            params["planned_start"] = data["planned_start"]
         if self.transition == "close":
             if "notes" in data:
                 params["review_notes"] = data["notes"]

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import Q
+from django.utils import timezone
 
 from changemgmt import roles
 from changemgmt.catalog.models import AIFeature, AIModel, RiskTier, Tenant
@@ -364,10 +365,39 @@ class ReasonForm(forms.Form):
 
 
 class ScheduleForm(forms.Form):
-    planned_start = forms.DateTimeField(
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
-        error_messages={"required": "Pick a planned start.", "invalid": "Enter a date and time."},
-    )
+    """The planned start of a booking, the same on the ticket page and in the window picker: a slot
+    the picker offers (`slot`, an ISO instant) or a wall-clock time typed in `zone` (the viewer's
+    zone on the ticket page, the policy's in the picker). `typed` names the typed input: the
+    picker's says it is local to the policy (`planned_start_local`)."""
+
+    slot = forms.DateTimeField(required=False, input_formats=["iso-8601"])
+
+    def __init__(self, data=None, *, zone, typed="planned_start"):
+        super().__init__(data)
+        self.zone, self.typed = zone, typed
+        self.fields[typed] = forms.DateTimeField(
+            required=False,
+            input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+            error_messages={"invalid": "Enter a date and time."},
+            label="Planned start",
+        )
+
+    def full_clean(self):
+        with timezone.override(self.zone):  # the typed time is wall-clock time in `zone`
+            super().full_clean()
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        slot, typed = data.get("slot"), data.get(self.typed)
+        if slot is None and typed is None:
+            raise ValidationError("Pick a planned start.")
+        data["planned_start"] = slot if slot is not None else typed
+        return data
+
+    def error_sentences(self) -> list[str]:
+        return [message for messages in self.errors.values() for message in messages]
 
 
 class CloseForm(forms.Form):

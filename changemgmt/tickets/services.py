@@ -1,7 +1,8 @@
 """Ticket use cases, one import for callers. Web views, the API, commands and Celery tasks all call
 these: one path, one set of guards. They live in three modules along the seams:
 
-- `transitions`: the state machine's one path (`ticket_transition`), refusals and signals;
+- `transitions`: the state machine's one path (`ticket_transition`), refusals and signals, and
+  booking a slot (`ticket_schedule`);
 - `filing`: filing and editing a ticket (`ticket_create`, `ticket_update`);
 - `cab`: CAB votes (`vote_cast`).
 """
@@ -22,6 +23,7 @@ from .transitions import (
     lock_ticket,
     offered_transitions,
     register_final_stage_check,
+    ticket_schedule,
     ticket_transition,
     ticket_transitioned,
     transition_refusals,
@@ -41,6 +43,7 @@ __all__ = [
     "seats_of",
     "ticket_check_editable",
     "ticket_create",
+    "ticket_schedule",
     "ticket_transition",
     "ticket_transitioned",
     "ticket_update",

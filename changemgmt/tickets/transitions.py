@@ -6,6 +6,7 @@ and writes the history row with the acting user and the reason.
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.dispatch import Signal
+from django.utils import timezone
 
 from changemgmt.audit.recording import save_audited
 from changemgmt.refusals import TransitionRefused
@@ -135,3 +136,24 @@ def ticket_transition(
         source=source,
     )
     return ticket
+
+
+@transaction.atomic
+def ticket_schedule(ticket, *, acting_user, planned_start, reason: str = ""):
+    """Book `ticket` at `planned_start` (or move its slot): the one schedule path of the ticket
+    page, the window picker and the API. The schedule transition saves the slot's end with the
+    start (the window rules say where it ends: the close of that window, cut short by a freeze;
+    emergency: a fixed length); without a reason the record names the booking. Returns (ticket,
+    warnings): what the release manager should hear (someone already on another bridge then,
+    the ramp's projection). Raises PermissionDenied or TransitionRefused, with nothing saved."""
+    if timezone.is_naive(planned_start):
+        raise ValueError("planned_start must be aware")
+    warnings = window_rules.booking_warnings(ticket, acting_user, planned_start)
+    ticket = ticket_transition(
+        ticket,
+        "schedule",
+        acting_user=acting_user,
+        reason=reason or window_rules.booking_reason(planned_start),
+        planned_start=planned_start,
+    )
+    return ticket, warnings

@@ -6,7 +6,6 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied, Validati
 from django.db.models import Case, IntegerField, OuterRef, Subquery, Value, When
 from django.http import Http404
 from django.shortcuts import redirect
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from changemgmt import clock, roles
@@ -274,11 +273,10 @@ def _transition_reason(request) -> str:
 def _transition_params(request, name):
     """The inputs a transition takes from the page, or raise ValueError with what is wrong."""
     if name == "schedule":
-        with timezone.override(viewer_zone(request)):
-            form = ScheduleForm(request.POST)
-            if not form.is_valid():
-                raise ValueError("Planned start: " + " ".join(form.errors["planned_start"]))
-            return {"planned_start": form.cleaned_data["planned_start"]}
+        form = ScheduleForm(request.POST, zone=viewer_zone(request))
+        if not form.is_valid():
+            raise ValueError("Planned start: " + " ".join(form.error_sentences()))
+        return {"planned_start": form.cleaned_data["planned_start"]}
     if name == "emergency_approve" and request.POST.get("confirm") != "on":
         raise ValueError(
             "Tick the confirmation: an emergency approval skips the CAB and the release window."
@@ -312,6 +310,12 @@ def ticket_transition(request, change_id, name):
             # the service takes the transition (one path with the review page).
             services.vote_cast(ticket, acting_user=request.user, decision=name, comment=reason)
             ticket.refresh_from_db()
+        elif name == "schedule":  # one booking path with the window picker and the API
+            ticket, warnings = services.ticket_schedule(
+                ticket, acting_user=request.user, reason=reason, **params
+            )
+            for warning in warnings:
+                messages.warning(request, warning)
         else:
             ticket = services.ticket_transition(
                 ticket, name, acting_user=request.user, reason=reason, **params

@@ -17,6 +17,10 @@ class WindowRules(Protocol):
 
     def describe(self) -> str: ...  # 'Tue/Wed/Thu 10:00–16:00 America/New_York'
 
+    def local_short(self, at) -> str: ...  # 'Wed 2027-02-10 10:00 EST', in the policy's zone
+
+    def booking_warnings(self, ticket, acting_user, planned_start) -> list[str]: ...
+
 
 _rules: WindowRules | None = None
 
@@ -40,3 +44,18 @@ def policy_zone() -> str:
 def window_text() -> str:
     """The standard window, as the ticket page names it."""
     return _rules.describe() if _rules is not None else ""
+
+
+def booking_reason(planned_start) -> str:
+    """What the record says of a booking given no reason: 'booked Wed 2027-02-10 10:00 EST'."""
+    if _rules is None:
+        return f"booked {planned_start.isoformat()}"
+    return f"booked {_rules.local_short(planned_start)}"
+
+
+def booking_warnings(ticket, acting_user, planned_start) -> list[str]:
+    """What a release manager should hear before booking `ticket` at `planned_start` (someone on
+    two bridges at once, the ramp's projection): warnings, never refusals."""
+    if _rules is None:
+        return []
+    return _rules.booking_warnings(ticket, acting_user, planned_start)

@@ -5,6 +5,7 @@ from django.shortcuts import render
 
 from changemgmt import roles
 from changemgmt.panels import collect
+from changemgmt.windows.policy import current_policy
 
 
 def dashboard(request):
@@ -20,7 +21,9 @@ def dashboard(request):
 
 def emergency_doctrine(request):
     """The emergency pipeline, written down before it is needed (the article's doctrine)."""
-    return render(request, "web/emergency_doctrine.html")
+    return render(
+        request, "web/emergency_doctrine.html", {"window_text": current_policy().describe()}
+    )
 
 
 @login_not_required

@@ -42,12 +42,12 @@ FREEZES = [
 def seed(acting_user, stdout):
     reason = "seed_demo"
     if not WindowPolicy.objects.exists():
-        save_audited(
+        standard = save_audited(
             WindowPolicy(name="Standard release window", timezone="America/New_York"),
             acting_user=acting_user,
             reason=reason,
         )
-        stdout.write("Window policy: Tue/Wed/Thu 10:00–16:00 America/New_York.")
+        stdout.write(f"Window policy: {standard.describe()}.")
     for name, starts, ends, why, slugs, regions in FREEZES:
         if Freeze.objects.filter(name=name).exists():
             continue

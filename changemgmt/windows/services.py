@@ -1,14 +1,24 @@
-"""Window use cases: booking a ticket's slot, and the freeze calendar's edits."""
+"""What the window rules tell the schedule transition (tickets.window_rules): where a booked slot
+ends, what a release manager should hear before booking (bridge clashes, and what apps above
+register), the policy's zone and rule text.
+
+Booking itself is tickets' one schedule path, `ticket_schedule` (re-exported here for callers that
+book from the windows side)."""
 
 from datetime import datetime
 
-from django.db import transaction
-from django.utils import timezone
-
 from changemgmt import clock
-from changemgmt.tickets import services as ticket_services
+from changemgmt.tickets.services import ticket_schedule
 
 from . import policy
+
+__all__ = [
+    "TicketWindowRules",
+    "bridge_warnings",
+    "register_schedule_warning",
+    "schedule_warnings",
+    "ticket_schedule",
+]
 
 # Apps above windows add what a release manager should hear before booking (rollouts: the ramp's
 # projected timeline): fn(ticket, planned_start, slot_ends_at) -> list[str]. Warnings, never
@@ -55,32 +65,6 @@ def bridge_warnings(ticket, start: datetime, end: datetime, acting_user=None) ->
     return warnings
 
 
-@transaction.atomic
-def ticket_schedule(ticket, *, acting_user, planned_start: datetime, reason: str = ""):
-    """Book `ticket` at `planned_start`: the slot runs to the close of that window (cut short by a
-    freeze; emergency: EMERGENCY_SLOT). Returns (ticket, warnings). Raises PermissionDenied or
-    TransitionRefused, with nothing saved."""
-    if timezone.is_naive(planned_start):
-        raise ValueError("planned_start must be aware")
-    far = policy.too_far_ahead(planned_start, clock.now())
-    if far:
-        raise ticket_services.TransitionRefused(
-            "schedule", [("planned_start_is_in_an_open_window", far)]
-        )
-    slot_ends_at = policy.slot_end_for(ticket, planned_start)
-    warnings = bridge_warnings(ticket, planned_start, slot_ends_at, acting_user)
-    warnings += schedule_warnings(ticket, planned_start, slot_ends_at)
-    ticket = ticket_services.ticket_transition(
-        ticket,
-        "schedule",
-        acting_user=acting_user,
-        reason=reason or f"booked {policy.local_short(planned_start)}",
-        planned_start=planned_start,
-        slot_ends_at=slot_ends_at,
-    )
-    return ticket, warnings
-
-
 class TicketWindowRules:
     """The window rules tickets asks for (tickets.window_rules): where a booked slot ends, and the
     active policy's zone and rule text for the ticket page."""
@@ -95,3 +79,14 @@ class TicketWindowRules:
 
     def describe(self) -> str:
         return policy.current_policy().describe()
+
+    def local_short(self, at) -> str:
+        return policy.local_short(at)
+
+    def booking_warnings(self, ticket, acting_user, planned_start) -> list[str]:
+        slot_ends_at = self.slot_end(ticket, planned_start)
+        if slot_ends_at is None:
+            return []  # refused by the schedule guard: nothing is booked to warn about
+        return bridge_warnings(ticket, planned_start, slot_ends_at, acting_user) + (
+            schedule_warnings(ticket, planned_start, slot_ends_at)
+        )

@@ -9,13 +9,12 @@ from django.views.decorators.http import require_POST
 
 from changemgmt import clock, roles
 from changemgmt.tickets import rules
+from changemgmt.tickets.forms import ScheduleForm
 from changemgmt.tickets.models import ChangeTicket
-from changemgmt.tickets.services import TransitionRefused
+from changemgmt.tickets.services import TransitionRefused, ticket_schedule
 
 from . import policy
 from .calendar import events_between, ticket_url
-from .forms import ScheduleForm
-from .services import ticket_schedule
 
 
 def _anchor(request, zone) -> date | None:
@@ -106,11 +105,13 @@ def schedule(request, change_id):
     ticket = get_object_or_404(ChangeTicket.objects.select_related("feature"), change_id=change_id)
     if not rules.may_release(ticket, request.user):
         raise PermissionDenied(rules.PERMISSION_REASONS["schedule"])
-    form = ScheduleForm(request.POST)
+    # The free input is wall-clock time in the policy's zone (the picker labels it so).
+    form = ScheduleForm(
+        request.POST, zone=policy.current_policy().zone, typed="planned_start_local"
+    )
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, f"Not scheduled: {error}")
+        for error in form.error_sentences():
+            messages.error(request, f"Not scheduled: {error}")
         return _back(request, ticket)
     planned_start = form.cleaned_data["planned_start"]
     try:
