@@ -61,6 +61,30 @@ def _list_of_strings_problem(value, *, max_items=100, max_chars=254):
     return None
 
 
+def bridge_problem(usernames) -> str | None:
+    """The people on the bridge are users (by username): the one check the form, the serializer
+    and filing share."""
+    if not usernames:
+        return None
+    known = set(
+        get_user_model().objects.filter(username__in=usernames).values_list("username", flat=True)
+    )
+    unknown = [name for name in usernames if name not in known]
+    return "Unknown username(s): " + ", ".join(unknown) + "." if unknown else None
+
+
+def paging_problem(addresses) -> str | None:
+    """Every paging address is an email address: the one check the form, the serializer and
+    filing share."""
+    bad = []
+    for address in addresses or ():
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+    return "Not an email address: " + ", ".join(bad) + "." if bad else None
+
+
 def _validate(ticket):
     problems = {}
     try:
@@ -71,21 +95,10 @@ def _validate(ticket):
         problem = _list_of_strings_problem(getattr(ticket, field))
         if problem:
             problems.setdefault(field, []).append(problem)
-    if "paging_list" not in problems:
-        for address in ticket.paging_list:
-            try:
-                validate_email(address)
-            except ValidationError:
-                problems.setdefault("paging_list", []).append(f"{address!r} is not an email.")
-    if "bridge" not in problems and ticket.bridge:
-        known = set(
-            get_user_model()
-            .objects.filter(username__in=ticket.bridge)
-            .values_list("username", flat=True)
-        )
-        unknown = [name for name in ticket.bridge if name not in known]
-        if unknown:
-            problems["bridge"] = ["Unknown user(s): " + ", ".join(unknown) + "."]
+    if "paging_list" not in problems and (problem := paging_problem(ticket.paging_list)):
+        problems["paging_list"] = [problem]
+    if "bridge" not in problems and (problem := bridge_problem(ticket.bridge)):
+        problems["bridge"] = [problem]
     if ticket.release_manager_id and not roles.has_role(
         ticket.release_manager, roles.RELEASE_MANAGER
     ):

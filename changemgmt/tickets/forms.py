@@ -7,13 +7,13 @@ services.ticket_create / ticket_update, which re-validate inside the transaction
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db.models import Q
 from django.utils import timezone
 
 from changemgmt import roles
 from changemgmt.catalog.models import AIFeature, AIModel, RiskTier, Tenant
 
+from . import filing
 from .models import CHECKLIST_ITEMS, MAX_EVAL_ROWS, ChangeTicket, Decision
 
 BASE_REGIONS = ("AU", "CA", "EU", "US")
@@ -220,28 +220,17 @@ class TicketForm(BootstrapMixin, forms.ModelForm):
         return [(title, [self[name] for name in names]) for title, names in SECTIONS]
 
     def clean_bridge(self):
-        usernames = split_list(self.cleaned_data["bridge"])
-        known = set(
-            get_user_model()
-            .objects.filter(username__in=usernames)
-            .values_list("username", flat=True)
-        )
-        unknown = [u for u in usernames if u not in known]
-        if unknown:
-            raise ValidationError("Unknown username(s): " + ", ".join(unknown) + ".")
-        return usernames
+        return self._checked(split_list(self.cleaned_data["bridge"]), filing.bridge_problem)
 
     def clean_paging_list(self):
-        addresses = split_list(self.cleaned_data["paging_list"])
-        bad = []
-        for address in addresses:
-            try:
-                validate_email(address)
-            except ValidationError:
-                bad.append(address)
-        if bad:
-            raise ValidationError("Not an email address: " + ", ".join(bad) + ".")
-        return addresses
+        return self._checked(split_list(self.cleaned_data["paging_list"]), filing.paging_problem)
+
+    @staticmethod
+    def _checked(items, problem_of):
+        problem = problem_of(items)  # filing's own check, which runs again on save
+        if problem:
+            raise ValidationError(problem)
+        return items
 
     def clean(self):
         cleaned = super().clean()

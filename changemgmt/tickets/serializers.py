@@ -15,7 +15,7 @@ from changemgmt import roles
 from changemgmt.api_fields import AwareDateTimeField, StrictBooleanField, StrictIntegerField
 from changemgmt.catalog.models import AIFeature, RiskTier
 
-from . import rules
+from . import filing, rules
 from .models import (
     CHECKLIST_ITEMS,
     MAX_EVAL_ROWS,
@@ -82,19 +82,24 @@ class ReleaseWindowSerializer(serializers.Serializer):
         help_text="Usernames on the bridge.",
     )
     paging_list = serializers.ListField(
-        child=serializers.EmailField(max_length=254), max_length=100, required=False
+        child=serializers.CharField(max_length=254),
+        max_length=100,
+        required=False,
+        help_text="Email addresses paged for the release.",
     )
 
     def validate_bridge(self, usernames):
-        known = set(
-            get_user_model()
-            .objects.filter(username__in=usernames)
-            .values_list("username", flat=True)
-        )
-        unknown = [name for name in usernames if name not in known]
-        if unknown:
-            raise serializers.ValidationError("Unknown user(s): " + ", ".join(unknown) + ".")
-        return usernames
+        return _checked(usernames, filing.bridge_problem)
+
+    def validate_paging_list(self, addresses):
+        return _checked(addresses, filing.paging_problem)
+
+
+def _checked(items, problem_of):
+    problem = problem_of(items)  # filing's own check, which runs again on save
+    if problem:
+        raise serializers.ValidationError(problem)
+    return items
 
 
 class ChangeSerializer(serializers.Serializer):
