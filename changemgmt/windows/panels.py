@@ -8,7 +8,7 @@ from django.urls import reverse
 from changemgmt import clock, roles
 from changemgmt.tickets import rules
 
-from . import guards, policy
+from . import clashes, guards, policy
 
 PICKER_DAYS = 21
 
@@ -45,6 +45,14 @@ def dashboard_panel(request):
         "rule": active.describe(),
         "freezes_now": [_freeze(f, active) for f in upcoming if f.starts_at <= now],
         "freezes_soon": [_freeze(f, active) for f in upcoming if f.starts_at > now],
+        "freeze_clashes": [
+            {
+                "ticket": ticket,
+                "freeze": freeze.name,
+                "advice": clashes.clash_advice(ticket, freeze),
+            }
+            for ticket, freeze in clashes.all_clashes()
+        ],
         "window_open_now": window.contains(now),
         "window_opens": _when(window.start, active),
         "window_closes": _when(window.end, active),
@@ -84,20 +92,40 @@ def ticket_panel(request, ticket):
         panel["slot_start"] = _when(slot.start, active)
         panel["slot_end"] = _when(slot.end, active)
     if ticket.state == "scheduled":
-        refusal = guards.now_is_inside_the_booked_slot(ticket)
-        panel["start_refusal"] = refusal
-        if emergency:
-            panel["next_start"] = "any time (emergency pipeline)"
-        elif slot and now < slot.start:
-            panel["next_start"] = policy.local_short(slot.start, active)
-        elif refusal is None:
-            panel["next_start"] = "now"
-        else:
-            panel["next_start"] = None
+        _scheduled(panel, ticket, slot, now, active)
     if ticket.state in ("ramping", "halted"):
         panel["hold_reason"] = policy.promotion_hold_reason(ticket, now, active)
         panel["next_promotion"] = _when(policy.next_promotion_at(ticket, now, active), active)
     return panel
+
+
+def _first_unfrozen(slot, freezes):
+    """The first instant of `slot` none of `freezes` covers, or None when they cover all of it."""
+    at = slot.start
+    while covering := [f for f in freezes if f.starts_at <= at < f.ends_at]:
+        at = max(f.ends_at for f in covering)
+    return at if at < slot.end else None
+
+
+def _scheduled(panel, ticket, slot, now, active):
+    """When a booked ticket may start, and any freeze saved over its slot since it was booked."""
+    refusal = guards.now_is_inside_the_booked_slot(ticket)
+    panel["start_refusal"] = refusal
+    clashing = clashes.freeze_clashes(ticket)
+    panel["freeze_clashes"] = [clashes.clash_advice(ticket, f, active) for f in clashing]
+    first = _first_unfrozen(slot, clashing) if clashing else slot and slot.start
+    if clashing and first is None:
+        # The freeze covers the whole booked slot: there is no allowed start to announce.
+        panel["next_start"] = None
+        panel["start_refusal"] = "None: a freeze covers the whole booked slot; move the slot."
+    elif panel["emergency"]:
+        panel["next_start"] = "any time (emergency pipeline)"
+    elif slot and now < first:
+        panel["next_start"] = policy.local_short(first, active)
+    elif refusal is None:
+        panel["next_start"] = "now"
+    else:
+        panel["next_start"] = None
 
 
 REVIEW_SLOTS = 3
