@@ -22,6 +22,12 @@ class RolloutsConfig(AppConfig):
 
         register_schedule_warning(schedule_warnings)
 
+        from changemgmt.windows.calendar import register_event_source
+
+        from .calendar_events import ramp_events
+
+        register_event_source(ramp_events)
+
         ticket_transitioned.connect(
             receivers.ticket_transitioned, sender=ChangeTicket, dispatch_uid="rollouts-ramp"
         )

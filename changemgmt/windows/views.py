@@ -15,6 +15,7 @@ from changemgmt.tickets.services import TransitionRefused, ticket_schedule
 
 from . import policy
 from .calendar import events_between, ticket_url
+from .week_grid import week_columns
 
 
 def _anchor(request, zone) -> date | None:
@@ -87,6 +88,9 @@ def calendar_page(request):
             "next_date": next_date.isoformat(),
             "today": today.isoformat(),
             "anchor": anchor.isoformat(),
+            "grid": week_columns(first, events, zone, today, clock.now())
+            if view == "week"
+            else None,
         },
     )
 

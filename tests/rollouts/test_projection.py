@@ -125,3 +125,25 @@ def test_an_emergency_ramp_promotes_at_each_bake_end_without_warnings(scheduled_
         ny(2027, 2, 13, 20),
     ]
     assert projection.warnings == []
+
+
+def test_the_calendar_draws_a_running_ramp_to_its_projected_end(scheduled_ticket, release_manager):
+    from changemgmt.windows.calendar import events_between
+
+    ticket = start(scheduled_ticket, release_manager)
+    week = (ny(2027, 2, 8), ny(2027, 2, 15))
+    with time_machine.travel(ny(2027, 2, 10, 10, 20), tick=False):
+        ramps = [e for e in events_between(*week) if e["kind"] == "ramp"]
+    assert [(e["start"], e["end"]) for e in ramps] == [(WEDNESDAY_10, ny(2027, 2, 11, 14, 30))]
+    assert (
+        "at 1%" in ramps[0]["title"] and "10% Wed 2027-02-10 10:30 EST" in ramps[0]["description"]
+    )
+
+    # Halted at 11:00: held where it is, drawn up to now.
+    with time_machine.travel(ny(2027, 2, 10, 11), tick=False):
+        from changemgmt.tickets.services import ticket_transition
+
+        ticket_transition(ticket, "halt", acting_user=release_manager, reason="latency spike")
+    with time_machine.travel(ny(2027, 2, 10, 12), tick=False):
+        ramps = [e for e in events_between(*week) if e["kind"] == "ramp"]
+    assert ramps[0]["end"] == ny(2027, 2, 10, 12) and "(halted)" in ramps[0]["title"]
