@@ -9,7 +9,7 @@ from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
 from . import status
 from .forms import CONTROL_LABELS
 from .models import GuardPolicy
-from .plans import guard_differences
+from .plans import default_plan, guard_differences, is_a_default_plan, plan_of
 from .projection_view import projection_context
 from .services import PLAN_EDITABLE_STATES
 
@@ -33,6 +33,7 @@ def ticket_context(request, ticket) -> dict:
             ],
             "live": ticket.state in ACTIVE_RAMP_STATES,
             "projection": projection_context(ticket),
+            "plan_fitted": _plan_fitted(ticket),
         }
     )
     # The CAB sees every guard the author moved off the tier's default (issue 11 item 2).
@@ -41,6 +42,13 @@ def ticket_context(request, ticket) -> dict:
         policy = defaults.get(row["guard"].metric)
         row["differs"] = guard_differences(row["guard"], policy) if policy else []
     return panel
+
+
+def _plan_fitted(ticket) -> bool:
+    """The tier's default plan, brought down to the ticket's cap (say so: it is not the default
+    the policy page shows)."""
+    plan = plan_of(ticket)
+    return plan != default_plan(ticket.risk_tier) and is_a_default_plan(plan, ticket.risk_tier)
 
 
 def _offered(ticket, name) -> bool:

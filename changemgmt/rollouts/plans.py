@@ -28,6 +28,42 @@ def projected_users(users_served: int, percent: int) -> int:
     return users_served * percent // 100
 
 
+def largest_canary_percent(ticket) -> int:
+    """The most traffic a stage before the last may carry: the ticket's cap, and no more users
+    than it says it affects (0 when not even 1% fits)."""
+    cap = min(ticket.max_traffic_percent or 0, 100)
+    users_served = ticket.feature.users_served
+    while cap >= 1 and projected_users(users_served, cap) > (ticket.users_affected or 0):
+        cap -= 1
+    return max(cap, 0)
+
+
+def fit_plan(plan: list[dict], limit: int) -> list[dict]:
+    """`plan` with every canary stage brought down to `limit`%; a stage that then no longer grows
+    is dropped (the first of them keeps its bake). 1/10/50/100 at a 5% cap is 1/5/100."""
+    fitted = []
+    for stage in plan[:-1]:
+        stage = {**stage, "percent": min(stage["percent"], limit)}
+        if not fitted or stage["percent"] > fitted[-1]["percent"]:
+            fitted.append(stage)
+    return [*fitted, plan[-1]] if plan else []
+
+
+def fitted_default_plan(ticket) -> list[dict]:
+    """The tier's default plan fitted to the ticket's blast radius (issue 11 item 4): never a
+    default that `start` would refuse. Unchanged when even 1% is too much (submit then refuses
+    with the rule)."""
+    plan = default_plan(ticket.risk_tier)
+    limit = largest_canary_percent(ticket)
+    return fit_plan(plan, limit) if limit >= 1 else plan
+
+
+def is_a_default_plan(plan: list[dict], tier: str) -> bool:
+    """The tier's default as it is or fitted to some cap: not a plan the author wrote."""
+    default = default_plan(tier)
+    return plan == default or any(plan == fit_plan(default, c) for c in range(1, 101))
+
+
 def _ring_problem(values: list[str], rings: list[list[str]], label: str) -> str | None:
     """A stage reaching ring k must include every member of the rings before k."""
     ring_of = {member: k for k, ring in enumerate(rings) for member in ring}

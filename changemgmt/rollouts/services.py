@@ -27,7 +27,14 @@ from .models import (
     SampleSource,
     prometheus_source_problems,
 )
-from .plans import default_plan, guard_floor_problems, plan_problems
+from .plans import (
+    default_plan,
+    fitted_default_plan,
+    guard_floor_problems,
+    is_a_default_plan,
+    plan_of,
+    plan_problems,
+)
 
 # Like the ticket's fields, the plan the CAB reviews is frozen once submitted: the author withdraws
 # the ticket to change it, and the CAB votes again in a new round.
@@ -47,12 +54,10 @@ def ramp_plan_create_default(ticket, *, acting_user) -> None:
     """Give a new ticket its tier's default plan and guards (called when the ticket is filed)."""
     reason = f"default ramp plan for the {ticket.risk_tier} tier"
     if not ticket.ramp_stages.exists():
-        for index, stage in enumerate(default_plan(ticket.risk_tier)):
-            save_audited(
-                RampStage(ticket=ticket, index=index, **stage),
-                acting_user=acting_user,
-                reason=reason,
-            )
+        plan = fitted_default_plan(ticket)
+        if plan != default_plan(ticket.risk_tier):
+            reason += f", fitted to the ticket's {ticket.max_traffic_percent}% cap"
+        _stages_replace(ticket, plan, acting_user=acting_user, reason=reason)
     if not ticket.guards.exists():
         feature_queries = dict(
             FeatureGuardTemplate.objects.filter(feature_id=ticket.feature_id).values_list(
@@ -93,6 +98,12 @@ def ramp_plan_update(
     if problems:
         raise ValidationError({"plan": problems})
     reason = reason or "ramp plan edited"
+    _stages_replace(ticket, plan, acting_user=acting_user, reason=reason)
+    _guards_update(ticket, guards or [], acting_user=acting_user, reason=reason)
+    return ticket
+
+
+def _stages_replace(ticket, plan: list[dict], *, acting_user, reason) -> None:
     existing = {s.index: s for s in ticket.ramp_stages.all()}
     for index, wanted in enumerate(plan):
         stage = existing.pop(index, None) or RampStage(ticket=ticket, index=index)
@@ -103,8 +114,23 @@ def ramp_plan_update(
             save_audited(stage, acting_user=acting_user, reason=reason)
     for stale in existing.values():
         delete_audited(stale, acting_user=acting_user, reason=reason)
-    _guards_update(ticket, guards or [], acting_user=acting_user, reason=reason)
-    return ticket
+
+
+def ramp_plan_refit_default(ticket, *, acting_user) -> None:
+    """A draft whose blast radius was edited keeps a default plan that fits it: the tier's default
+    (as filed, or fitted to an earlier cap) is fitted again. A plan the author wrote is left for
+    the plan form and `submit` to judge (ramp_plan_is_valid names the stage over the cap)."""
+    if ticket.state not in PLAN_EDITABLE_STATES:
+        return
+    plan, wanted = plan_of(ticket), fitted_default_plan(ticket)
+    if not plan or plan == wanted or not is_a_default_plan(plan, ticket.risk_tier):
+        return
+    _stages_replace(
+        ticket,
+        wanted,
+        acting_user=acting_user,
+        reason=f"default ramp plan fitted to the ticket's {ticket.max_traffic_percent}% cap",
+    )
 
 
 def _guards_update(ticket, rows: list[dict], *, acting_user, reason) -> None:

@@ -9,6 +9,7 @@ from changemgmt.rollouts.models import Guard
 from changemgmt.rollouts.services import ramp_plan_update
 from changemgmt.tickets.services import TransitionRefused, ticket_transition
 from tests.factories import FeatureFactory, ModelFactory, TicketFactory
+from tests.killswitches.factories import FeatureSwitchFactory
 from tests.rollouts.test_pages import plan_post
 
 DEFAULT_PLAN = [
@@ -23,6 +24,7 @@ SWITCHED_OFF = [
 
 @pytest.fixture
 def draft(author, release_manager, support_assistant):
+    FeatureSwitchFactory(feature=support_assistant)  # submit wants a real switch behind the path
     return TicketFactory(
         author=author,
         release_manager=release_manager,
@@ -114,17 +116,27 @@ def test_the_review_page_marks_a_guard_that_differs_from_the_tier_default(
 # ----- item 4: the plan against the cap, the kill switch against the switches -----
 
 
+def own_plan(*stages):
+    return [
+        {"percent": p, "bake_minutes": b, "tenant_segments": [], "regions": [], "cohorts": []}
+        for p, b in stages
+    ]
+
+
 def test_it_refuses_to_submit_a_plan_that_breaks_its_own_cap(draft, author):
+    # The author's own plan (a default one is fitted to the cap instead: test_plan_fits_cap.py).
+    ramp_plan_update(draft, acting_user=author, plan=own_plan((2, 30), (20, 240), (100, 0)))
     draft.max_traffic_percent = 5
     draft.save()
     with pytest.raises(TransitionRefused) as refused:
         ticket_transition(draft, "submit", acting_user=author)
     reasons = dict(refused.value.reasons)
-    assert "Stage 2: 10% exceeds the ticket's max traffic of 5%" in reasons["ramp_plan_is_valid"]
+    assert "Stage 2: 20% exceeds the ticket's max traffic of 5%" in reasons["ramp_plan_is_valid"]
 
 
 def test_it_never_pre_approves_a_low_tier_plan_over_its_cap(author):
     ticket = TicketFactory(author=author, feature=FeatureFactory(risk_tier="low"))
+    ramp_plan_update(ticket, acting_user=author, plan=own_plan((20, 30), (100, 0)))
     ticket.max_traffic_percent = 5
     ticket.save()
     with pytest.raises(TransitionRefused) as refused:

@@ -182,7 +182,9 @@ def test_it_lets_only_the_author_edit_and_only_a_draft(draft, author, release_ma
     url = f"/api/v1/changes/{draft.change_id}/plan/"
     for user in (release_manager, auditor):
         assert client_for(user).put(url, PLAN, "json").status_code == 403
-    submitted = TicketFactory(author=author, feature=draft.feature, state="submitted")
+    submitted = TicketFactory(
+        author=author, feature=draft.feature, users_affected=4_000_000, state="submitted"
+    )
     response = client_for(author).put(f"/api/v1/changes/{submitted.change_id}/plan/", PLAN, "json")
     assert response.status_code == 409
     assert response.json()["guard"] == "plan_frozen_after_submission"
