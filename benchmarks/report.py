@@ -160,9 +160,11 @@ def rows(results):
                     _verdict(csv),
                 )
             )
+    from benchmarks import flips
     from benchmarks.client import report_rows
 
     out += report_rows(suites.get("client"))
+    out += flips.report_rows(suites.get("flips"))
     return out
 
 

@@ -2,7 +2,7 @@
 """`make bench`: gunicorn on PostgreSQL and Redis, load from a second process, a table and
 benchmarks/results/latest.json. See benchmarks/README.md for what each number means.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only gateway,propagation,client,pages,rollouts,prometheus,csv]
+    .venv/bin/python benchmarks/run.py [--quick] [--only gateway,propagation,client,pages,rollouts,prometheus,csv,flips]
 """
 
 import argparse
@@ -23,7 +23,9 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import env  # noqa: E402
 
-SUITES = ["gateway", "propagation", "client", "pages", "rollouts", "prometheus", "csv"]
+SUITES = [
+    "gateway", "propagation", "client", "pages", "rollouts", "prometheus", "csv", "flips"
+]  # fmt: skip
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 
 _started = time.monotonic()
@@ -44,6 +46,7 @@ def parse_args():
     parser.add_argument("--history-rows", type=int, default=1_000_000)
     parser.add_argument("--ramping", type=int, default=1_000)
     parser.add_argument("--csv-rows", type=int, default=100_000)
+    parser.add_argument("--loaders", type=int, default=4, help="ticket filers during flips")
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--keep-db", action="store_true", help="leave changemgmt_bench behind")
     return parser.parse_args()
@@ -239,6 +242,8 @@ def main():
             from benchmarks import csv_export as c
 
             run_suite("csv", suites, c.csv_export_bench, ctx, args.csv_rows)
+        if "flips" in only:
+            run_suite("flips", suites, flips_suite, ctx, args)
     except BaseException as exc:
         results["error"] = f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
@@ -296,6 +301,17 @@ def grow_to(args, datagen):
         "ticket_history_rows": datagen.history_count(),
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def flips_suite(ctx, args):
+    from benchmarks import flips
+
+    return flips.flips_bench(
+        ctx,
+        loaders=args.loaders,
+        flips=20 if args.quick else 40,
+        writer_seconds=5 if args.quick else 10,
+    )
 
 
 def _summary(size):
