@@ -160,11 +160,12 @@ def rows(results):
                     _verdict(csv),
                 )
             )
-    from benchmarks import flips
+    from benchmarks import audit_verify, flips
     from benchmarks.client import report_rows
 
     out += report_rows(suites.get("client"))
     out += flips.report_rows(suites.get("flips"))
+    out += audit_verify.report_rows(suites.get("verify"))
     return out
 
 

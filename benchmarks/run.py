@@ -2,7 +2,7 @@
 """`make bench`: gunicorn on PostgreSQL and Redis, load from a second process, a table and
 benchmarks/results/latest.json. See benchmarks/README.md for what each number means.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only gateway,propagation,client,pages,rollouts,prometheus,csv,flips]
+    .venv/bin/python benchmarks/run.py [--quick] [--only gateway,propagation,client,pages,rollouts,prometheus,csv,flips,verify]
 """
 
 import argparse
@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import env  # noqa: E402
 
 SUITES = [
-    "gateway", "propagation", "client", "pages", "rollouts", "prometheus", "csv", "flips"
+    "gateway", "propagation", "client", "pages", "rollouts", "prometheus", "csv", "flips", "verify"
 ]  # fmt: skip
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 
@@ -47,6 +47,9 @@ def parse_args():
     parser.add_argument("--ramping", type=int, default=1_000)
     parser.add_argument("--csv-rows", type=int, default=100_000)
     parser.add_argument("--loaders", type=int, default=4, help="ticket filers during flips")
+    parser.add_argument(
+        "--verify-records", default="100000,1000000", help="verify_audit sizes, comma-separated"
+    )
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--keep-db", action="store_true", help="leave changemgmt_bench behind")
     return parser.parse_args()
@@ -244,6 +247,11 @@ def main():
             run_suite("csv", suites, c.csv_export_bench, ctx, args.csv_rows)
         if "flips" in only:
             run_suite("flips", suites, flips_suite, ctx, args)
+        if "verify" in only:  # last: it empties the audited tables to write a valid chain
+            from benchmarks import audit_verify as v
+
+            sizes = [int(n) for n in args.verify_records.split(",")]
+            run_suite("verify", suites, v.verify_audit_bench, sizes, log)
     except BaseException as exc:
         results["error"] = f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
