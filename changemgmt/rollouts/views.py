@@ -11,9 +11,9 @@ from django.views.decorators.http import require_POST
 from changemgmt import roles
 from changemgmt.refusals import TicketFrozen
 from changemgmt.tickets import rules
-from changemgmt.tickets.forms import ReasonForm
 from changemgmt.tickets.models import ChangeTicket
-from changemgmt.tickets.services import TransitionRefused, ticket_transition
+from changemgmt.tickets.pages import take_transition
+from changemgmt.tickets.services import ticket_transition
 
 from . import panels, services
 from .forms import CONTROL_LABELS, AcknowledgeForm, GuardFormSet, StageFormSet, plan_from
@@ -123,33 +123,21 @@ def plan_edit(request, change_id):
 
 @require_POST
 def control(request, change_id, name):
-    """Promote now / halt / resume / roll back, by the release manager."""
+    """Promote now / halt / resume / roll back, by the release manager: the ticket page's path
+    (tickets.pages.take_transition), promote through the sweeper's promotion."""
     roles.require_human_reader(request.user, "change tickets")
     if name not in CONTROL_LABELS:
         raise Http404("No such control.")
     ticket = _ticket(change_id)
     if not rules.may_release(ticket, request.user):
         raise PermissionDenied("Only the release manager may steer the ramp.")
-    form = ReasonForm(request.POST)
-    if not form.is_valid():
-        # Refused whole, as the API does: a reason cut short is not the reason that was given.
-        messages.error(
-            request, f"{CONTROL_LABELS[name]} refused: Reason: " + " ".join(form.errors["reason"])
-        )
-        return _back(ticket)
-    reason = form.cleaned_data["reason"]
-    try:
+
+    def act(ticket, *, reason):
         if name == "promote":
-            services.rollout_promote_now(ticket, acting_user=request.user, reason=reason)
-        else:
-            ticket_transition(ticket, name, acting_user=request.user, reason=reason)
-    except PermissionDenied as denied:
-        messages.error(request, f"{CONTROL_LABELS[name]} refused: {denied}")
-    except TransitionRefused as refused:
-        messages.error(request, f"{CONTROL_LABELS[name]} refused: {refused.message}")
-    else:
-        messages.success(request, f"{CONTROL_LABELS[name]}: done.")
-    return _back(ticket)
+            return services.rollout_promote_now(ticket, acting_user=request.user, reason=reason)
+        return ticket_transition(ticket, name, acting_user=request.user, reason=reason)
+
+    return take_transition(request, ticket, CONTROL_LABELS[name], act)
 
 
 @require_POST

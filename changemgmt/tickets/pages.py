@@ -1,19 +1,24 @@
-"""What every ticket page shares (the ticket pages in views.py and the CAB's in cab_views.py): the
-access check, fetching a ticket by change ID, the viewer's zone and rendering in it, and the small
-readings of a ticket both kinds of page show."""
+"""What every ticket page shares (the ticket pages in views.py, the CAB's in cab_views.py and the
+ramp controls in rollouts): the access check, fetching a ticket by change ID, the viewer's zone and
+rendering in it, the small readings of a ticket both kinds of page show, and taking a transition
+from a page."""
 
 import functools
 import re
 import zoneinfo
 from urllib.parse import unquote
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from changemgmt import roles
+from changemgmt.refusals import TransitionRefused, VoteRefused
 
 from . import rules, window_rules
+from .forms import ReasonForm
 from .models import ChangeTicket, State
 
 CHANGE_ID = re.compile(r"CHG-[0-9]{4}-[0-9]{5,11}")
@@ -66,3 +71,30 @@ def reviewable(ticket) -> bool:
     return ticket.state == State.SUBMITTED or (
         ticket.retrospective_due and ticket.state not in (State.DRAFT, State.SUBMITTED)
     )
+
+
+def take_transition(request, ticket, label: str, act, *, inputs=None, done=None):
+    """The one way a page takes a transition (the ticket page's actions, the ramp controls): read
+    the reason whole (refused, never cut), then the transition's own inputs (`inputs(request)`,
+    raising ValueError with what is wrong), call `act(ticket, reason=…, **inputs)` and answer on
+    the ticket page: the refusal, or `done(ticket)`. A role that may not take it gets the 403."""
+    back = redirect("tickets:detail", change_id=ticket.change_id)
+    try:
+        form = ReasonForm(request.POST)
+        if not form.is_valid():
+            raise ValueError("Reason: " + " ".join(form.errors["reason"]))
+        params = inputs(request) if inputs is not None else {}
+    except ValueError as error:
+        messages.error(request, f"{label} refused: {error}")
+        return back
+    try:
+        ticket = act(ticket, reason=form.cleaned_data["reason"], **params)
+    except VoteRefused as refused:
+        messages.error(request, f"{label} refused: {refused}")
+    except ValidationError as error:  # an input the model refuses (e.g. over-long notes)
+        messages.error(request, f"{label} refused: " + " ".join(error.messages))
+    except TransitionRefused as refused:
+        messages.error(request, f"{label} refused: " + " ".join(r for _, r in refused.reasons))
+    else:
+        messages.success(request, done(ticket) if done else f"{label}: done.")
+    return back

@@ -15,14 +15,14 @@ from changemgmt.panels import collect
 
 from . import rules, services, transition_table
 from .filters import TicketFilter
-from .forms import CloseForm, ReasonForm, ScheduleForm, TicketForm, eval_formset
+from .forms import CloseForm, ScheduleForm, TicketForm, eval_formset
 from .models import CHECKLIST_ITEMS, TRANSITIONS, ChangeTicket
 from .pages import auditor_reading as _auditor_reading
 from .pages import eval_rows as _eval_rows
 from .pages import render_page as _render
 from .pages import reviewable as _reviewable
+from .pages import take_transition, viewer_zone
 from .pages import ticket_or_404 as _ticket
-from .pages import viewer_zone
 
 PAGE_SIZE = 25
 
@@ -263,13 +263,6 @@ def ticket_detail(request, change_id):
 # ----- transitions -----
 
 
-def _transition_reason(request) -> str:
-    form = ReasonForm(request.POST)
-    if not form.is_valid():
-        raise ValueError("Reason: " + " ".join(form.errors["reason"]))
-    return form.cleaned_data["reason"]
-
-
 def _transition_params(request, name):
     """The inputs a transition takes from the page, or raise ValueError with what is wrong."""
     if name == "schedule":
@@ -292,49 +285,43 @@ def _transition_params(request, name):
     return {}
 
 
-@require_POST
-def ticket_transition(request, change_id, name):
-    roles.require_human_reader(request.user, "change tickets")
-    if name not in TRANSITIONS:
-        raise Http404("No such transition.")
-    ticket = _ticket(change_id)
-    try:
-        reason = _transition_reason(request)
-        params = _transition_params(request, name)
-    except ValueError as error:
-        messages.error(request, f"{TRANSITION_LABELS.get(name, name)} refused: {error}")
-        return redirect("tickets:detail", change_id=ticket.change_id)
-    try:
+def _take(request, name):
+    """What the ticket page's action `name` does with the reason and its inputs."""
+
+    def act(ticket, *, reason, **params):
         if name in CAB_DECISIONS:
             # A CAB member's "request changes" / "reject" is a vote: recorded with its seat, then
             # the service takes the transition (one path with the review page).
             services.vote_cast(ticket, acting_user=request.user, decision=name, comment=reason)
             ticket.refresh_from_db()
-        elif name == "schedule":  # one booking path with the window picker and the API
+            return ticket
+        if name == "schedule":  # one booking path with the window picker and the API
             ticket, warnings = services.ticket_schedule(
                 ticket, acting_user=request.user, reason=reason, **params
             )
             for warning in warnings:
                 messages.warning(request, warning)
-        else:
-            ticket = services.ticket_transition(
-                ticket, name, acting_user=request.user, reason=reason, **params
-            )
-    except services.VoteRefused as refused:
-        messages.error(request, f"{TRANSITION_LABELS[name]} refused: {refused}")
-        return redirect("tickets:detail", change_id=ticket.change_id)
-    except ValidationError as error:  # an input the model refuses (e.g. over-long notes)
-        label = TRANSITION_LABELS.get(name, name)
-        messages.error(request, f"{label} refused: " + " ".join(error.messages))
-        return redirect("tickets:detail", change_id=ticket.change_id)
-    except services.TransitionRefused as refused:
-        label = TRANSITION_LABELS.get(name, name)
-        messages.error(
-            request, f"{label} refused: " + " ".join(reason for _, reason in refused.reasons)
+            return ticket
+        return services.ticket_transition(
+            ticket, name, acting_user=request.user, reason=reason, **params
         )
-        return redirect("tickets:detail", change_id=ticket.change_id)
-    messages.success(request, f"{ticket.change_id} is now {ticket.get_state_display().lower()}.")
-    return redirect("tickets:detail", change_id=ticket.change_id)
+
+    return act
+
+
+@require_POST
+def ticket_transition(request, change_id, name):
+    roles.require_human_reader(request.user, "change tickets")
+    if name not in TRANSITIONS:
+        raise Http404("No such transition.")
+    return take_transition(
+        request,
+        _ticket(change_id),
+        TRANSITION_LABELS[name],
+        _take(request, name),
+        inputs=lambda request: _transition_params(request, name),
+        done=lambda ticket: f"{ticket.change_id} is now {ticket.get_state_display().lower()}.",
+    )
 
 
 # ----- CAB agenda -----
