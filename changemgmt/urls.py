@@ -52,4 +52,5 @@ urlpatterns = [
 ]
 
 handler400 = "changemgmt.web.errors.bad_request"
+handler404 = "changemgmt.web.errors.not_found"
 handler500 = "changemgmt.web.errors.server_error"

@@ -4,13 +4,15 @@ from . import api, plan_api
 
 urlpatterns = [
     path(
-        "changes/<str:change_id>/metrics/",
+        "changes/<change_id:change_id>/metrics/",
         api.MetricsCreate.as_view(),
         name="api-change-metrics",
     ),
-    path("changes/<str:change_id>/plan/", plan_api.ChangePlan.as_view(), name="api-change-plan"),
     path(
-        "changes/<str:change_id>/breaches/<int:id>/acknowledge/",
+        "changes/<change_id:change_id>/plan/", plan_api.ChangePlan.as_view(), name="api-change-plan"
+    ),
+    path(
+        "changes/<change_id:change_id>/breaches/<int:id>/acknowledge/",
         plan_api.BreachAcknowledge.as_view(),
         name="api-breach-acknowledge",
     ),

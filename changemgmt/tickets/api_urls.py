@@ -6,13 +6,13 @@ from . import api
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("changes/", api.ChangeListCreate.as_view(), name="api-changes"),
-    path("changes/<str:change_id>/", api.ChangeDetail.as_view(), name="api-change"),
-    path("changes/<str:change_id>/votes/", api.VoteCreate.as_view(), name="api-change-votes"),
+    path("changes/<change_id:change_id>/", api.ChangeDetail.as_view(), name="api-change"),
+    path("changes/<change_id:change_id>/votes/", api.VoteCreate.as_view(), name="api-change-votes"),
     # One route per transition (names with '-' for '_'), so other apps' routes under a change
     # (e.g. metrics/) are not swallowed by a catch-all.
     *[
         path(
-            f"changes/<str:change_id>/{name.replace('_', '-')}/",
+            f"changes/<change_id:change_id>/{name.replace('_', '-')}/",
             api.transition_view(name).as_view(),
             name=f"api-change-{name.replace('_', '-')}",
         )

@@ -64,3 +64,11 @@ def bad_request(request, exception):
     if isinstance(exception, SessionInterrupted) and database_gone(exception):
         return _unavailable(request)
     return defaults.bad_request(request, exception)
+
+
+def not_found(request, exception):
+    """handler404: an API client reads JSON for a route that matched nothing (a malformed change
+    ID, say), as it does for an object that does not exist; a person gets the page."""
+    if _machine(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

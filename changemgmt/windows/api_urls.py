@@ -5,5 +5,9 @@ from . import api
 urlpatterns = [
     path("windows/", api.WindowsView.as_view(), name="api-windows"),
     path("calendar/events/", api.CalendarEventsView.as_view(), name="api-calendar-events"),
-    path("changes/<str:change_id>/slots/", api.ChangeSlotsView.as_view(), name="api-change-slots"),
+    path(
+        "changes/<change_id:change_id>/slots/",
+        api.ChangeSlotsView.as_view(),
+        name="api-change-slots",
+    ),
 ]

@@ -5,5 +5,5 @@ from . import views
 app_name = "windows"
 urlpatterns = [
     path("", views.calendar_page, name="calendar"),
-    path("schedule/<str:change_id>/", views.schedule, name="schedule"),
+    path("schedule/<change_id:change_id>/", views.schedule, name="schedule"),
 ]
