@@ -225,6 +225,8 @@ def test_it_approves_through_votes_posted_to_the_api(
         "vote": None,
         "change_id": ticket.change_id,
         "state": "approved",
+        "retrospective_due": False,
+        "still_needs": [],
     }
 
 
