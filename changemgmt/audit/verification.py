@@ -11,7 +11,7 @@ Memory stays flat: records, history rows and live rows are read in chunks.
 
 from dataclasses import dataclass
 
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 
 from .canonical import plain
 from .chain import (
@@ -145,8 +145,11 @@ def _check_truncation(checkpoints, checked: int) -> None:
 def _check_unrecorded_history() -> None:
     for model in history_models():
         label = model._meta.label_lower
-        recorded = AuditRecord.objects.filter(history_model=label).values("history_id")
-        stray = model._default_manager.exclude(pk__in=recorded).order_by("pk").first()
+        # NOT EXISTS, an anti-join on the (history_model, history_id) index: PostgreSQL runs
+        # NOT IN (subquery) as a hashed subplan only while the ids fit in work_mem; at 1,000,000
+        # records it rescanned the subquery per history row and never finished.
+        recorded = AuditRecord.objects.filter(history_model=label, history_id=OuterRef("pk"))
+        stray = model._default_manager.filter(~Exists(recorded)).order_by("pk").first()
         if stray is not None:
             raise Broken(
                 f"history row {label} #{stray.pk} has no audit record: it was inserted "
