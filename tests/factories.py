@@ -45,6 +45,17 @@ class FeatureFactory(factory.django.DjangoModelFactory):
     fallback = "keyword-search-v3"
     regions = factory.LazyFunction(lambda: ["US"])
 
+    @factory.post_generation
+    def switch(self, create, extracted, **kwargs):
+        """A feature comes with its kill switch (AI on, the feature's fallback), as the demo
+        seed makes it: a ticket's feature:<slug> path must name a switch that exists.
+        FeatureFactory(switch=False) makes a catalog entry with no switch yet."""
+        if not create or extracted is False:
+            return
+        from changemgmt.killswitches.models import FeatureSwitch
+
+        FeatureSwitch.objects.get_or_create(feature=self, defaults={"fallback": self.fallback})
+
 
 class ModelFactory(factory.django.DjangoModelFactory):
     class Meta:

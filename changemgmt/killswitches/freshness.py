@@ -51,11 +51,12 @@ def kill_switch_current(ticket) -> str | None:
 @guards.register("emergency_approve")
 @guards.register("submit")
 def kill_switch_path_names_a_switch(ticket) -> str | None:
-    """A model or tenant kill-switch path names a switch that exists, not just a catalog entry:
-    a ticket approved on a switch that does not exist could never start (issue 11 item 4).
-    (Feature paths are checked against the catalog by the ticket's completeness rule.)"""
+    """A kill-switch path (feature, model or tenant) names a switch that exists, not just a
+    catalog entry: a ticket approved on a switch that does not exist could never start, and a
+    Low-tier one would be pre-approved with nothing to turn it off (issue 11 item 4). A path that
+    does not parse or names no catalog entry is the ticket's completeness rule's to name."""
     path = (ticket.kill_switch or "").strip()
-    if not path.startswith(("model:", "tenant:")):
+    if not path.startswith(("feature:", "model:", "tenant:")):
         return None
     from .services import find_switch
 

@@ -111,6 +111,8 @@ def _validate(ticket):
         problems.setdefault("kill_switch", []).append(
             f"Kill switch {ticket.kill_switch} does not exist."
         )
+    elif ticket.kill_switch and (missing := rules.kill_switch_missing(ticket.kill_switch)):
+        problems.setdefault("kill_switch", []).append(missing)
     if ticket.feature_id and ticket.risk_tier in RiskTier.values:
         feature_tier = ticket.feature.risk_tier
         if RiskTier.rank(ticket.risk_tier) < RiskTier.rank(feature_tier):
@@ -182,7 +184,9 @@ def _populate_from_feature(ticket, data):
     feature = ticket.feature
     if not data.get("risk_tier"):
         ticket.risk_tier = feature.risk_tier  # inherited; may be raised, never lowered
-    if "kill_switch" not in data:
+    if "kill_switch" not in data and getattr(feature, "kill_switch", None) is not None:
+        # The feature's own switch (killswitches' one-to-one, read by name); a feature with no
+        # switch yet leaves it blank for the author to name, rather than a path nothing backs.
         ticket.kill_switch = f"feature:{feature.slug}"
     if "users_affected" not in data:
         ticket.users_affected = feature.users_served

@@ -101,6 +101,20 @@ def kill_switch_exists(path: str) -> bool:
     return model.objects.filter(**{field: key}).exists()
 
 
+def kill_switch_missing(path: str) -> str | None:
+    """Why a feature path has no switch behind it (its catalog row exists, its switch does not),
+    else None: a path nothing stands behind would turn nothing off (issue 11 item 4). Checked at
+    save; `submit` refuses it too (killswitches' kill_switch_path_names_a_switch guard). The
+    killswitches app's one-to-one `kill_switch` on the catalog row is read by name: tickets never
+    imports killswitches."""
+    parsed = parse_kill_switch(path)
+    if parsed is None or parsed[0] != "feature":
+        return None
+    if AIFeature.objects.filter(slug=parsed[1], kill_switch__isnull=True).exists():
+        return f"There is no kill switch {path}: create it in the kill-switch console first."
+    return None
+
+
 def completeness_problems(ticket) -> dict[str, str]:
     """Field -> what is missing, for the ticket's tier. Empty when complete."""
     problems = {}

@@ -219,6 +219,8 @@ class ChangeSerializer(serializers.Serializer):
             )
         if not rules.kill_switch_exists(path):
             raise serializers.ValidationError(f"Kill switch {path} does not exist.")
+        if missing := rules.kill_switch_missing(path):
+            raise serializers.ValidationError(missing)
         return path
 
     @extend_schema_field(

@@ -14,9 +14,21 @@ class FeatureSwitchFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = FeatureSwitch
 
-    feature = factory.SubFactory(FeatureFactory)
+    feature = factory.SubFactory(FeatureFactory, switch=False)
     enabled = True
     fallback = factory.LazyAttribute(lambda s: s.feature.fallback)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """A FeatureFactory feature already has its switch: this one takes its place (updated
+        with the given fields) rather than a second one-to-one row."""
+        switch = model_class.objects.filter(feature=kwargs["feature"]).first()
+        if switch is None:
+            return super()._create(model_class, *args, **kwargs)
+        for field, value in kwargs.items():
+            setattr(switch, field, value)
+        switch.save()
+        return switch
 
 
 class ModelSwitchFactory(factory.django.DjangoModelFactory):
