@@ -35,8 +35,8 @@ def flip(switch, actor, reason):
 @pytest.fixture
 def story(author, cab_platform, platform_team):
     with at(1):
-        feature = FeatureFactory(slug="support-assistant")
-        other = FeatureFactory(slug="policy-search-v1")
+        feature = FeatureFactory(slug="support-assistant", switch=False)
+        other = FeatureFactory(slug="policy-search-v1", switch=False)
         switch = feature_switch(feature, platform_team)
         other_switch = feature_switch(other, platform_team)
         flip(switch, platform_team, "flip before the ticket existed")

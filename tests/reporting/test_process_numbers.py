@@ -90,7 +90,11 @@ def test_it_counts_kill_switch_freshness(platform_team):
         ("d", None),
     ):
         save_audited(
-            FeatureSwitch(feature=FeatureFactory(slug=slug), fallback="x", last_exercised_at=last),
+            FeatureSwitch(
+                feature=FeatureFactory(slug=slug, switch=False),
+                fallback="x",
+                last_exercised_at=last,
+            ),
             acting_user=platform_team,
             reason="test",
         )

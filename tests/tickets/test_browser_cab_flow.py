@@ -4,7 +4,6 @@ import re
 
 import pytest
 
-from changemgmt.killswitches.models import FeatureSwitch
 from tests.factories import FeatureFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,8 +38,8 @@ def test_it_files_submits_and_approves_a_medium_ticket(page, live_server):
     person("cab_platform", "cab_platform")
     person("cab_feature", "cab_feature")
     feature = FeatureFactory(slug="support-assistant", risk_tier="medium", customer_facing=False)
-    # The form offers only kill switches that exist.
-    FeatureSwitch.objects.create(feature=feature)
+    # The form offers only kill switches that exist: the factory's feature comes with its own.
+    assert feature.kill_switch.enabled
 
     log_in(page, base, "author")
     page.goto(f"{base}/tickets/new/")

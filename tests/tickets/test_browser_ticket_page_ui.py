@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_it_files_a_ticket_and_reads_it_back(page, live_server, author, release_manager):
     assistant = FeatureFactory(slug="support-assistant", users_served=4_000_000)
     FeatureSwitchFactory(feature=assistant)
-    FeatureFactory(slug="no-switch-feature", users_served=10)
+    FeatureFactory(slug="no-switch-feature", users_served=10, switch=False)
     page.set_viewport_size({"width": 1400, "height": 900})
     log_in(page, live_server.url, "author")
     page.goto(f"{live_server.url}/tickets/new/")
