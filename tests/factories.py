@@ -35,6 +35,7 @@ class FeatureFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AIFeature
         django_get_or_create = ("slug",)
+        skip_postgeneration_save = True  # the switch is its own row: one history entry per feature
 
     slug = factory.Sequence(lambda n: f"feature-{n}")
     name = factory.LazyAttribute(lambda f: f.slug.replace("-", " ").title())
