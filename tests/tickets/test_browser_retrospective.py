@@ -5,25 +5,13 @@ import pytest
 
 from changemgmt.tickets import services
 from tests.factories import FeatureFactory, TicketFactory, UserFactory
+from tests.web.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "browser-test-pw-0"
-
 
 def person(username, role):
-    user = UserFactory(username=username, roles=[role])
-    user.set_password(PASSWORD)
-    user.save()
-    return user
-
-
-def log_in(page, base, username):
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    return UserFactory(username=username, roles=[role])  # with browser.PASSWORD
 
 
 def test_it_needs_the_tiers_quorum_for_the_retrospective(page, live_server):
