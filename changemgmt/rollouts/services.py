@@ -12,7 +12,7 @@ from changemgmt.audit.recording import SYSTEM_USERNAME, delete_audited, save_aud
 from changemgmt.refusals import TicketFrozen
 from changemgmt.tickets import rules
 from changemgmt.tickets.models import ACTIVE_RAMP_STATES, ChangeTicket, State
-from changemgmt.tickets.services import ticket_transition
+from changemgmt.tickets.services import lock_ticket, ticket_transition
 
 from . import health, prometheus
 from .models import (
@@ -75,7 +75,7 @@ def ramp_plan_create_default(ticket, *, acting_user) -> None:
 
 
 def _lock_ticket(ticket) -> ChangeTicket:
-    return ChangeTicket.objects.select_for_update().select_related("feature").get(pk=ticket.pk)
+    return lock_ticket(ticket)  # FOR NO KEY UPDATE of the ticket and its feature: see there
 
 
 def ramp_plan_check_editable(ticket, *, acting_user) -> None:

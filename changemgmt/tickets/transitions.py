@@ -38,9 +38,16 @@ def register_final_stage_check(check):
 
 
 def lock_ticket(ticket_or_pk) -> ChangeTicket:
-    """The ticket's row, locked for this transaction (every use case starts here)."""
+    """The ticket's row and its feature's, locked for this transaction (every use case starts here;
+    the feature's lock makes two starts on one feature take turns).
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it still excludes every other use case on the ticket or the
+    feature, but not the foreign-key checks of rows that merely point at them (a vote, an eval row,
+    a sample, a new ticket on the feature). Those checks run at COMMIT, after the audit chain's
+    lock is taken; under FOR UPDATE they waited on a transition that was itself waiting on the
+    chain: a deadlock (seen as 503s under the flips benchmark's filing and voting load)."""
     pk = ticket_or_pk.pk if isinstance(ticket_or_pk, ChangeTicket) else ticket_or_pk
-    return ChangeTicket.objects.select_for_update().select_related("feature").get(pk=pk)
+    return ChangeTicket.objects.select_for_update(no_key=True).select_related("feature").get(pk=pk)
 
 
 def _transition_meta(ticket, name):
