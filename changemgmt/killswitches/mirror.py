@@ -24,6 +24,7 @@ import os
 import select
 import threading
 import time
+import weakref
 
 from redis.exceptions import RedisError, ResponseError
 
@@ -50,6 +51,19 @@ CONNECTION_ARGUMENTS = {
 }
 
 
+# Every mirror of this process: a forked child drops what it inherited (the parent's socket, a lock
+# another thread may have held at the fork) in an at-fork hook, so no read pays for a getpid().
+_all: "weakref.WeakSet[Mirror]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for mirror in list(_all):
+        mirror._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Mirror:
     """Keys under `prefix`, read through `client` (a redis.Redis) and kept until Redis says they
     changed. Thread-safe; one per process and Redis location (see hotpath._hot)."""
@@ -63,12 +77,12 @@ class Mirror:
         self._conn = None
         self._poller = None  # polls the tracking socket: cheaper than redis-py's can_read
         self.client_id = None  # the tracking connection's CLIENT ID, while it is open
-        self._pid = os.getpid()
         self._retry_at = 0.0
         self._values: dict[str, tuple[bytes, float]] = {}
         # Moves on every invalidation and every lost connection: a value read from Redis is kept
         # only if nothing moved it while the read was in flight.
         self._generation = 0
+        _all.add(self)
 
     def mget(self, keys: list[str]) -> list:
         """Values of `keys` (None for a missing one), as MGET would answer. Raises RedisError."""
@@ -90,6 +104,21 @@ class Mirror:
                         self._values[key] = (value, now)
         return values
 
+    def cached(self, keys: list[str]) -> list | None:
+        """Values of `keys` from memory alone, or None when any is missing, too old or cannot be
+        trusted: no round trip and no connection opened, only the invalidations applied."""
+        with self._lock:
+            if not self._sync():
+                return None
+            now = time.monotonic()
+            values = []
+            for key in keys:
+                entry = self._values.get(key)
+                if entry is None or now - entry[1] >= MAX_AGE:
+                    return None
+                values.append(entry[0])
+            return values
+
     def forget(self, key: str) -> None:
         """Drop `key` now (this process just wrote it; Redis's message follows)."""
         with self._lock:
@@ -108,14 +137,17 @@ class Mirror:
 
     # ----- the tracking connection -----
 
+    def _forked(self) -> None:
+        """In a forked child: the parent's socket and locks are not ours (no thread runs yet)."""
+        self._lock = threading.Lock()
+        self._opening = threading.Lock()
+        self._conn = self._poller = self.client_id = None
+        self._retry_at = 0.0
+        self._lose()
+
     def _ensure_open(self) -> None:
         """Open the tracking connection if it is due, without holding up the other threads: they
         read Redis (or fall back) while one thread connects, however long that takes."""
-        if self._pid != os.getpid():  # forked: the parent's socket is not ours
-            with self._lock:
-                self._conn = self._poller = self.client_id = None
-                self._pid = os.getpid()
-                self._lose()
         if self._conn is not None or time.monotonic() < self._retry_at:
             return
         if not self._opening.acquire(blocking=False):

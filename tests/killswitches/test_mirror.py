@@ -176,3 +176,42 @@ def test_a_gateway_poll_sees_a_version_published_by_another_process(
         os.environ["REDIS_URL"], "SET", hot.version_key, f"{at[0] + 1}:elsewhere"
     )
     assert hotpath.token_caller(gateway_token) == (roles, (at[0] + 1, "elsewhere"))
+
+
+def test_a_memory_only_read_answers_what_a_round_trip_would_or_nothing(reader, writer, prefix):
+    a, b = f"{prefix}a", f"{prefix}b"
+    writer.set(a, "1")
+    writer.set(b, "2")
+    assert reader.cached([a, b]) is None  # never read: only a round trip can tell
+    assert reader.mget([a, b]) == [b"1", b"2"]
+    calls = CountingRedis.mgets
+    assert reader.cached([a, b]) == [b"1", b"2"]
+    writer.set(b, "3")
+    assert reader.cached([a, b]) is None  # invalidated: the next read goes to Redis
+    assert reader.cached([a]) == [b"1"]
+    assert CountingRedis.mgets == calls
+
+
+def test_a_forked_child_drops_the_parents_tracking_connection_and_opens_its_own(
+    reader, writer, prefix
+):
+    key = f"{prefix}version"
+    writer.set(key, "1:a")
+    assert reader.mget([key]) == [b"1:a"]
+    parent_id = reader.client_id
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it sees, then leave without running pytest's teardown
+        try:
+            seen = [reader.cached([key]) is None, reader.client_id is None]
+            seen += [reader.tracking, reader.client_id not in (None, parent_id)]
+            seen.append(reader.mget([key]) == [b"1:a"])
+            os.write(write, repr(seen).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        seen = pipe.read()
+    os.waitpid(pid, 0)
+    assert seen == repr([True, True, True, True, True])
+    assert reader.client_id == parent_id and reader.cached([key]) == [b"1:a"]
