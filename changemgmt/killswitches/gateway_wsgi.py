@@ -12,6 +12,15 @@ runs one set of assertions against both paths.
 Connection hygiene is Django's: the connections a poll used are closed if they are obsolete or
 broken at the end of the poll (`close_old_connections`, as on `request_finished`), and refusals
 are logged on `django.request` like Django's.
+
+A warm poll is answered from memory. An answer (200 or 304) is a function of the format, the
+caller's roles, the policy version, `If-None-Match`, whether a browser asks, whether the request
+came over HTTPS, and the settings. So each one is kept under that key once written, and
+a poll whose roles and version this process's mirror already holds (`hotpath.warm_caller`: read
+from the database within FRESH_SECONDS and not invalidated since) gets the same bytes again,
+touching no database and no Redis. A flip moves the version and a revoked token or changed role
+drops the roles, so neither can be answered from an old entry. Refusals are never kept: each
+one is worked out and logged.
 """
 
 import logging
@@ -35,12 +44,16 @@ REASON = {401: "Unauthorized", 403: "Forbidden"}
 
 # Hosts seen by this process, allowed or not (Django's own check, done once per Host header).
 _hosts: dict[str, bool] = {}
+# (format, roles, (version, token), If-None-Match, browser, HTTPS) -> (status, headers, body)
+_answers: dict[tuple, tuple[str, tuple, bytes]] = {}
+MAX_ANSWERS = 256  # a few formats, versions and ETags per gateway role: plenty
 
 
 @receiver(setting_changed, dispatch_uid="killswitches.gateway_wsgi.settings_changed")
 def _settings_changed(setting, **kwargs):
     if setting in ("ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST"):
         _hosts.clear()
+    _answers.clear()  # the headers and the signing key come from settings too
 
 
 def _host_allowed(environ) -> bool:
@@ -116,15 +129,18 @@ class GatewayPolls:
         if handled is None:
             return self.django_app(environ, start_response)
         fmt, key = handled
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH", "")
+        accept = environ.get("HTTP_ACCEPT", "")
+        secure = _is_secure(environ)
+        warm = hotpath.warm_caller(key)
+        if warm is not None:
+            found = _answers.get((fmt, *warm, if_none_match, "text/html" in accept, secure))
+            if found is not None:
+                start_response(found[0], list(found[1]))
+                return [found[2]]
         try:
             mine, at = hotpath.token_caller(key)
-            poll = gateway_views.answer(
-                fmt,
-                mine,
-                at,
-                if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
-                accept=environ.get("HTTP_ACCEPT", ""),
-            )
+            poll = gateway_views.answer(fmt, mine, at, if_none_match=if_none_match, accept=accept)
         except Exception:
             # The database or Redis failed: Django answers (its 503, its logging), as if the
             # fast path were not there.
@@ -133,13 +149,23 @@ class GatewayPolls:
         close_old_connections()
         headers = list(poll.headers.items())
         headers.append(("Content-Length", str(len(poll.body))))
-        headers.extend(_middleware_headers(_is_secure(environ)))
+        headers.extend(_middleware_headers(secure))
         if poll.status >= 400:
             log.warning(
                 "%s: %s",
                 REASON[poll.status],
                 environ["PATH_INFO"],
                 extra={"status_code": poll.status, "request": None},
+            )
+        elif at and at[1] and poll.headers["X-Policy-Version"] == str(at[0]):
+            # Only an answer for exactly the version read is kept (a database without a bump
+            # yet, version 0, has no token to tell it from another).
+            if len(_answers) >= MAX_ANSWERS:
+                _answers.clear()
+            _answers[(fmt, mine, at, if_none_match, "text/html" in accept, secure)] = (
+                STATUS[poll.status],
+                tuple(headers),
+                poll.body,
             )
         start_response(STATUS[poll.status], headers)
         return [poll.body]

@@ -79,7 +79,13 @@ class _Hot:
     token_prefix: str
 
     def token_key(self, key: str) -> str:
-        return self.token_prefix + hashlib.sha256(key.encode()).hexdigest()
+        found = _token_keys.get(key)
+        if found is None:
+            found = self.token_prefix + hashlib.sha256(key.encode()).hexdigest()
+            if len(_token_keys) > 10_000:  # random tokens do not grow it without bound
+                _token_keys.clear()
+            _token_keys[key] = found
+        return found
 
 
 # One client and one mirror per Redis location and process: Django's cache builds a new
@@ -94,6 +100,10 @@ _current = _UNSET  # this process's _Hot (None: the cache is not Redis), until C
 _publish_pending = False
 # Token hash -> when this process last read it from the database (time.time()).
 _checked: dict[str, float] = {}
+# API token -> its Redis key, and the two keys' bytes -> (roles, (version, token)): a warm poll
+# neither hashes nor parses (both cleared when CACHES changes).
+_token_keys: dict[str, str] = {}
+_parsed: dict[tuple[bytes, bytes], tuple] = {}
 
 
 def _hot() -> _Hot | None:
@@ -139,6 +149,8 @@ def _caches_changed(setting, **kwargs):
     global _current
     if setting == "CACHES":
         _current = _UNSET
+        _token_keys.clear()
+        _parsed.clear()
         for mirror in _mirrors.values():
             mirror.close()
         _mirrors.clear()
@@ -197,9 +209,7 @@ def token_caller(key: str):
     now = time.time()
     fresh = now - _checked.get(token_key, float("-inf")) < FRESH_SECONDS
     if fresh and cached_version is not None and cached_roles is not None:
-        number, _, token = cached_version.decode().partition(":")
-        roles = frozenset(r for r in cached_roles.decode().split(",") if r)
-        return roles, (int(number), token)
+        return _parse(cached_version, cached_roles)
     mine, at = _from_database(key)
     if mine is None:
         _checked.pop(token_key, None)  # unknown: the database is asked every time
@@ -221,6 +231,34 @@ def token_caller(key: str):
     if at[1] and (cached_version is None or not cached_version.startswith(f"{at[0]}:".encode())):
         publish(at)  # Redis lacked it or lagged behind: set it (it only ever moves forward)
     return mine, at
+
+
+def warm_caller(key: str):
+    """What `token_caller` would answer, from this process's memory alone, or None when only a
+    round trip can tell: no Redis reachable, a token not read from the database within
+    FRESH_SECONDS, a key Redis has invalidated since, or a publish still owed."""
+    hot = _current
+    if hot is _UNSET or hot is None or _publish_pending:
+        return None
+    token_key = _token_keys.get(key)
+    if token_key is None:
+        return None
+    checked = _checked.get(token_key)
+    if checked is None or time.time() - checked >= FRESH_SECONDS:
+        return None
+    values = hot.mirror.cached([hot.version_key, token_key])
+    return None if values is None else _parse(*values)
+
+
+def _parse(version: bytes, roles: bytes):
+    found = _parsed.get((version, roles))
+    if found is None:
+        number, _, token = version.decode().partition(":")
+        found = frozenset(r for r in roles.decode().split(",") if r), (int(number), token)
+        if len(_parsed) > 1_000:
+            _parsed.clear()
+        _parsed[(version, roles)] = found
+    return found
 
 
 def _forget(token_keys) -> None:

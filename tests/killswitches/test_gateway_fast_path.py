@@ -5,17 +5,19 @@ Django's own (`slow`) and the fast path (`fast`, whose Django behind it fails th
 reaches it). The byte-for-byte tests compare the two paths' whole answers, headers included.
 """
 
+import contextlib
 import io
 import logging
 import os
 import sys
 
 import pytest
+import redis
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from changemgmt.killswitches import signing
+from changemgmt.killswitches import gateway_views, hotpath, signing
 from changemgmt.killswitches.gateway_wsgi import GatewayPolls
 from changemgmt.killswitches.services import killswitch_flip
 from changemgmt.wsgi import django_application
@@ -335,3 +337,101 @@ def test_it_lets_django_answer_when_the_fast_path_fails(token, switches, monkeyp
     monkeypatch.setattr(hotpath, "token_caller", broken)
     answer = wsgi_call(GatewayPolls(django_app), JSON_URL, token=token)
     assert answer.status == 503 and seen == [JSON_URL]
+
+
+# ----- a warm poll, from memory -----
+
+
+@pytest.fixture
+def warm_redis(cache_kind, platform_team, switches, django_capture_on_commit_callbacks):
+    """Redis as the cache, and a policy version with its token (version 0 has none to key on)."""
+    if cache_kind != "redis":
+        pytest.skip("only a Redis mirror answers from memory")
+    with django_capture_on_commit_callbacks(execute=True):
+        flip(platform_team)
+
+
+def poll_until_warm(token, **extra):
+    """Polls until this process holds the token's roles and the answer; a few polls at most."""
+    for _ in range(5):
+        answer = wsgi_call(APPS["fast"], JSON_URL, token=token, **extra)
+        if hotpath.warm_caller(token) is not None:
+            again = wsgi_call(APPS["fast"], JSON_URL, token=token, **extra)
+            assert again.comparable() == answer.comparable()
+            return again
+    raise AssertionError("five polls and the mirror still holds neither roles nor version")
+
+
+@pytest.fixture
+def no_round_trip(monkeypatch, django_assert_num_queries):
+    """Inside it, any query, Redis command or freshly worked-out answer fails the poll."""
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a warm poll made a round trip")
+
+    @contextlib.contextmanager
+    def watched():
+        with monkeypatch.context() as patch:
+            patch.setattr(redis.Redis, "execute_command", refused)
+            patch.setattr(gateway_views, "answer", refused)
+            with django_assert_num_queries(0):
+                yield
+
+    return watched
+
+
+@pytest.mark.parametrize("if_none_match", ["", "{etag}"])
+def test_a_warm_poll_is_answered_from_memory_with_the_same_bytes(
+    warm_redis, token, no_round_trip, if_none_match
+):
+    etag = wsgi_call(APPS["fast"], JSON_URL, token=token)["ETag"]
+    header = {"if_none_match": if_none_match.format(etag=etag)} if if_none_match else {}
+    first = poll_until_warm(token, **header)
+    with no_round_trip():
+        warm = wsgi_call(APPS["fast"], JSON_URL, token=token, **header)
+    assert warm.status == (304 if if_none_match else 200)
+    assert warm.comparable() == first.comparable()
+    assert (
+        warm.comparable()
+        == wsgi_call(django_application, JSON_URL, token=token, **header).comparable()
+    )
+
+
+def test_a_warm_poll_shows_a_flip_in_the_very_next_poll(
+    warm_redis, token, platform_team, django_capture_on_commit_callbacks
+):
+    before = poll_until_warm(token)
+    with django_capture_on_commit_callbacks(execute=True):
+        flip(platform_team, engaged=False)
+    after = wsgi_call(APPS["fast"], JSON_URL, token=token, if_none_match=before["ETag"])
+    assert after.status == 200
+    assert int(after["X-Policy-Version"]) == int(before["X-Policy-Version"]) + 1
+    assert after.comparable() == wsgi_call(django_application, JSON_URL, token=token).comparable()
+
+
+@pytest.mark.parametrize("change", ["token deleted", "user deactivated", "role removed"])
+def test_a_warm_poll_is_refused_in_the_very_next_poll_once_its_token_may_not_read(
+    warm_redis, gateway, token, change, django_capture_on_commit_callbacks
+):
+    poll_until_warm(token)
+    with django_capture_on_commit_callbacks(execute=True):
+        if change == "token deleted":
+            Token.objects.filter(key=token).delete()
+        elif change == "user deactivated":
+            gateway.is_active = False
+            gateway.save()
+        else:
+            gateway.groups.clear()
+    fast = wsgi_call(APPS["fast"], JSON_URL, token=token)
+    assert fast.status == (403 if change == "role removed" else 401)
+    assert fast.comparable() == wsgi_call(django_application, JSON_URL, token=token).comparable()
+
+
+def test_a_warm_answer_is_not_reused_once_the_settings_change(warm_redis, token, settings):
+    assert (
+        "strict-transport-security" not in poll_until_warm(token, x_forwarded_proto="https").headers
+    )
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 60
+    answer = wsgi_call(APPS["fast"], JSON_URL, token=token, x_forwarded_proto="https")
+    assert answer["Strict-Transport-Security"] == "max-age=60"
