@@ -24,6 +24,7 @@ one is worked out and logged.
 """
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -42,6 +43,36 @@ PATHS = {
 STATUS = {200: "200 OK", 304: "304 Not Modified", 401: "401 Unauthorized", 403: "403 Forbidden"}
 REASON = {401: "Unauthorized", 403: "Forbidden"}
 
+
+@dataclass(frozen=True)
+class _Conf:
+    """The settings a poll reads, read once: the settings object costs an attribute lookup
+    through its lazy wrapper each time (a test's settings change drops this copy)."""
+
+    use_x_forwarded_host: bool
+    allowed_hosts: list
+    debug: bool
+    disallowed_user_agents: list
+    ssl_redirect: bool
+    proxy_ssl_header: tuple | None
+    added_headers: dict[bool, list[tuple[str, str]]]  # HTTPS or not -> SecurityMiddleware's
+
+
+def _read_conf() -> _Conf:
+    global _conf
+    _conf = _Conf(
+        use_x_forwarded_host=settings.USE_X_FORWARDED_HOST,
+        allowed_hosts=settings.ALLOWED_HOSTS,
+        debug=settings.DEBUG,
+        disallowed_user_agents=settings.DISALLOWED_USER_AGENTS,
+        ssl_redirect=settings.SECURE_SSL_REDIRECT,
+        proxy_ssl_header=settings.SECURE_PROXY_SSL_HEADER,
+        added_headers={True: _middleware_headers(True), False: _middleware_headers(False)},
+    )
+    return _conf
+
+
+_conf: _Conf | None = None
 # Hosts seen by this process, allowed or not (Django's own check, done once per Host header).
 _hosts: dict[str, bool] = {}
 # (format, roles, (version, token), If-None-Match, browser, HTTPS) -> (status, headers, body)
@@ -51,14 +82,16 @@ MAX_ANSWERS = 256  # a few formats, versions and ETags per gateway role: plenty
 
 @receiver(setting_changed, dispatch_uid="killswitches.gateway_wsgi.settings_changed")
 def _settings_changed(setting, **kwargs):
+    global _conf
+    _conf = None
     if setting in ("ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST"):
         _hosts.clear()
     _answers.clear()  # the headers and the signing key come from settings too
 
 
-def _host_allowed(environ) -> bool:
+def _host_allowed(environ, conf: _Conf) -> bool:
     """What `request.get_host()` (CommonMiddleware) decides: False where Django answers 400."""
-    if settings.USE_X_FORWARDED_HOST and "HTTP_X_FORWARDED_HOST" in environ:
+    if conf.use_x_forwarded_host and "HTTP_X_FORWARDED_HOST" in environ:
         host = environ["HTTP_X_FORWARDED_HOST"]
     elif "HTTP_HOST" in environ:
         host = environ["HTTP_HOST"]
@@ -66,8 +99,8 @@ def _host_allowed(environ) -> bool:
         return False  # Django builds one from SERVER_NAME: leave that rare case to it
     allowed = _hosts.get(host)
     if allowed is None:
-        hosts = settings.ALLOWED_HOSTS
-        if settings.DEBUG and not hosts:
+        hosts = conf.allowed_hosts
+        if conf.debug and not hosts:
             hosts = [".localhost", "127.0.0.1", "[::1]"]
         domain, _port = split_domain_port(host)
         allowed = bool(domain) and validate_host(domain, hosts)
@@ -77,10 +110,10 @@ def _host_allowed(environ) -> bool:
     return allowed
 
 
-def _is_secure(environ) -> bool:
+def _is_secure(environ, conf: _Conf) -> bool:
     """`request.is_secure()`, from the environ."""
-    if settings.SECURE_PROXY_SSL_HEADER:
-        header, secure_value = settings.SECURE_PROXY_SSL_HEADER
+    if conf.proxy_ssl_header:
+        header, secure_value = conf.proxy_ssl_header
         value = environ.get(header)
         if value is not None:
             return value.split(",", 1)[0].strip() == secure_value
@@ -103,17 +136,17 @@ def _middleware_headers(secure: bool) -> list[tuple[str, str]]:
     return added
 
 
-def _handled(environ):
+def _handled(environ, conf: _Conf):
     """(format, token) when this poll is the fast path's to answer, else None."""
     fmt = PATHS.get(environ.get("PATH_INFO", ""))
     if fmt is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         return None
     key = gateway_views.token_from(environ.get("HTTP_AUTHORIZATION", ""))
-    if key is None or "HTTP_COOKIE" in environ or settings.DISALLOWED_USER_AGENTS:
+    if key is None or "HTTP_COOKIE" in environ or conf.disallowed_user_agents:
         return None  # a session, or rules of Django's own: the full chain decides
-    if not _host_allowed(environ):
+    if not _host_allowed(environ, conf):
         return None
-    if settings.SECURE_SSL_REDIRECT and not _is_secure(environ):
+    if conf.ssl_redirect and not _is_secure(environ, conf):
         return None
     return fmt, key
 
@@ -125,13 +158,14 @@ class GatewayPolls:
         self.django_app = django_app
 
     def __call__(self, environ, start_response):
-        handled = _handled(environ)
+        conf = _conf or _read_conf()
+        handled = _handled(environ, conf)
         if handled is None:
             return self.django_app(environ, start_response)
         fmt, key = handled
         if_none_match = environ.get("HTTP_IF_NONE_MATCH", "")
         accept = environ.get("HTTP_ACCEPT", "")
-        secure = _is_secure(environ)
+        secure = _is_secure(environ, conf)
         warm = hotpath.warm_caller(key)
         if warm is not None:
             found = _answers.get((fmt, *warm, if_none_match, "text/html" in accept, secure))
@@ -149,7 +183,7 @@ class GatewayPolls:
         close_old_connections()
         headers = list(poll.headers.items())
         headers.append(("Content-Length", str(len(poll.body))))
-        headers.extend(_middleware_headers(secure))
+        headers.extend(conf.added_headers[secure])
         if poll.status >= 400:
             log.warning(
                 "%s: %s",
