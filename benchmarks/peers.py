@@ -83,6 +83,11 @@ def summarise(runs) -> dict:
             "p99_ms": _r(median([b["p99_ms"] for b in bursts]), 2),
             "cpu_ms_per_request": _r(median([b["cpu_ms_per_request"] for b in bursts]), 3),
             "statuses": bursts[-1]["statuses"],
+            # Bursts run again because one gunicorn worker had every connection (peers_load.py).
+            "bursts_rerun": sum(b.get("attempts", 1) - 1 for b in bursts),
+            "still_one_worker": sum(
+                1 for b in bursts if b.get("min_worker_share", 1.0) < peers_load.MIN_WORKER_SHARE
+            ),
         }
     return out
 

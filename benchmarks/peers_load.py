@@ -21,6 +21,7 @@ class Target:
     headers: dict = field(default_factory=dict)
     pids: object = None  # () -> list of pids: the server's process tree
     database: str = ""  # its PostgreSQL backends are counted too
+    workers: object = None  # () -> gunicorn's worker pids, whose shares of the work are checked
 
 
 def name() -> str:
@@ -85,8 +86,29 @@ def _wrk(port, path, headers, seconds, connections) -> dict:
     return _parse_wrk(done.stdout)
 
 
+# gunicorn's workers share one listening socket and race to accept: now and then one worker wins
+# all of wrk's connections and the other idles, and that burst measures the accept race (about a
+# third of the requests/s at twice the CPU per request, as often for the bare "ok" as for us), not
+# the server. Such a burst is run again, up to MAX_ATTEMPTS in all, and counted. Unleash's two
+# processes each get their own port and half the connections, so they never fall into it.
+MIN_WORKER_SHARE = 0.2
+MAX_ATTEMPTS = 4
+
+
 def burst(target: Target, seconds: float, connections: int) -> dict:
+    """One burst, measured again while gunicorn gave all its connections to one worker."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result = _burst(target, seconds, connections)
+        result["attempts"] = attempt
+        if result.get("min_worker_share", 1.0) >= MIN_WORKER_SHARE:
+            break
+    return result
+
+
+def _burst(target: Target, seconds: float, connections: int) -> dict:
     """One burst spread over the target's ports; requests/s summed, latencies request-weighted."""
+    workers = target.workers() if target.workers else []
+    workers_before = [_cpu_seconds([pid]) for pid in workers]
     pids = target.pids() + _backend_pids(target.database)
     cpu_before = _cpu_seconds(pids)
     per_port = max(1, connections // len(target.ports))
@@ -100,6 +122,9 @@ def burst(target: Target, seconds: float, connections: int) -> dict:
     # Backends opened during the burst count from zero.
     pids = list(dict.fromkeys(pids + target.pids() + _backend_pids(target.database)))
     cpu = _cpu_seconds(pids) - cpu_before
+    shares = [
+        _cpu_seconds([pid]) - before for pid, before in zip(workers, workers_before, strict=True)
+    ]
     requests = sum(p["requests"] for p in parts)
 
     def weighted(key):
@@ -107,7 +132,7 @@ def burst(target: Target, seconds: float, connections: int) -> dict:
         total = sum(n for _, n in values)
         return sum(v * n for v, n in values) / total if total else None
 
-    return {
+    found = {
         "requests": requests,
         "rps": sum(p["rps"] for p in parts),
         "p50_ms": weighted("p50_ms"),
@@ -118,6 +143,9 @@ def burst(target: Target, seconds: float, connections: int) -> dict:
             "socket_errors": [p["socket_errors"] for p in parts if p["socket_errors"]],
         },
     }
+    if len(shares) > 1 and sum(shares) > 0:
+        found["min_worker_share"] = round(min(shares) / sum(shares), 3)
+    return found
 
 
 def raw_response(port, path, headers) -> tuple[int, int]:
@@ -153,10 +181,17 @@ def targets(ours, bare, nodes, tokens) -> dict:
     gateway = {"Authorization": f"Token {tokens['gateway']}"}
     ours_t = {}
     for fmt, path in (("json", s.JSON_POLICY), ("yaml", s.YAML_POLICY)):
-        ours_t[f"ours_{fmt}_200"] = Target([ours.port], path, gateway, ours.pids, env.BENCH_DB)
+        ours_t[f"ours_{fmt}_200"] = Target(
+            [ours.port], path, gateway, ours.pids, env.BENCH_DB, ours.worker_pids
+        )
         etag = etag_of(ours.port, path, gateway)
         ours_t[f"ours_{fmt}_304"] = Target(
-            [ours.port], path, {**gateway, "If-None-Match": etag}, ours.pids, env.BENCH_DB
+            [ours.port],
+            path,
+            {**gateway, "If-None-Match": etag},
+            ours.pids,
+            env.BENCH_DB,
+            ours.worker_pids,
         )
     ports = [node.port for node in nodes]
 
@@ -166,7 +201,7 @@ def targets(ours, bare, nodes, tokens) -> dict:
     client = unleash.client_headers()
     etag = etag_of(ports[0], unleash.FEATURES, client)
     return {
-        "bare_ok": Target([bare.port], "/ok", {}, bare.pids),
+        "bare_ok": Target([bare.port], "/ok", {}, bare.pids, workers=bare.worker_pids),
         **ours_t,
         "unleash_200": Target(ports, unleash.FEATURES, client, node_pids, unleash.DATABASE),
         "unleash_304": Target(
