@@ -2,7 +2,7 @@
 """`make bench-peers`: our gateway poll against Unleash (2 Node processes) and a bare WSGI "ok",
 interleaved in one run with one load generator. See benchmarks/README.md, "Peers".
 
-    .venv/bin/python benchmarks/peers.py [--rounds 5] [--burst 2.0] [--connections 16]
+    .venv/bin/python benchmarks/peers.py [--rounds 9] [--burst 3.0] [--connections 16]
 
 Installs unleash-server into var/peers/unleash when missing (npm), runs everything on the
 machine's PostgreSQL (databases changemgmt_bench and unleash_bench, dropped at the end) and Redis
@@ -34,8 +34,8 @@ TARGETS = {
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--burst", type=float, default=2.0, help="seconds per burst")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--burst", type=float, default=3.0, help="seconds per burst")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--flips", type=int, default=20)
     parser.add_argument("--output", default=str(RESULTS))
