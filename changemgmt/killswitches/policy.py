@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.dispatch import receiver
 
 from changemgmt import clock
@@ -109,33 +109,78 @@ def _served(doc: PolicyDocument) -> Served:
     )
 
 
-@transaction.atomic
+# Builders of the document queue on this PostgreSQL advisory lock ("cmpolicy"), not on the
+# version counter's row: a bump never waits for a document to be rendered and signed.
+BUILD_LOCK = 0x636D706F6C696379
+
+
 def ensure_document() -> Served:
     """Build the document of the current version if nobody has yet; return it.
 
-    Holding the counter row's lock while building means no bump can commit halfway through: the
-    document for version N holds exactly the switches as of N.
+    The document for version N holds exactly the switches as of N. On PostgreSQL it is rendered
+    from one REPEATABLE READ snapshot (the version and everything the document shows, read as of
+    one moment; a bump commits its switch and its version together), while bumps go on: builders
+    queue on an advisory lock instead of the counter row, and the next in line takes its
+    snapshot only once it holds the lock, so under a burst of flips one build serves every bump
+    that committed meanwhile. Elsewhere (SQLite serialises writers anyway, or inside a caller's
+    transaction, where the snapshot is the caller's) the counter row is locked while building.
     """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _ensure_locked()
+    key = signing.private_key()  # may create the key: before the read-only snapshot
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [BUILD_LOCK])
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            version = _current()[0]
+            doc = PolicyDocument.objects.filter(version=version).first()
+            built = _render(version, key) if doc is None else None
+        with transaction.atomic():
+            return _store(version, doc, built, key)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [BUILD_LOCK])
+
+
+@transaction.atomic
+def _ensure_locked() -> Served:
     row = PolicyVersion.objects.select_for_update().filter(pk=1).first()
     version = row.current if row else 0
     doc = PolicyDocument.objects.filter(version=version).first()
-    key_id = signing.key_id()
+    key = signing.private_key()
+    return _store(version, doc, _render(version, key) if doc is None else None, key)
+
+
+def _render(version: int, key) -> dict:
+    found = document.switches()  # read once for both documents
+    yaml_text = document.render_yaml(version, found)
+    json_text = document.render_json(version, _sections, found)
+    return {
+        "yaml_text": yaml_text,
+        "json_text": json_text,
+        "yaml_signature": signing.sign(yaml_text.encode(), key),
+        "json_signature": signing.sign(json_text.encode(), key),
+    }
+
+
+def _store(version: int, doc: PolicyDocument | None, built: dict | None, key) -> Served:
+    """Save a rendered document (or re-sign a stored one with a rotated key); the caller's
+    transaction."""
+    key_id = signing.key_id(key)
     if doc is None:
-        yaml_text = document.render_yaml(version)
-        json_text = document.render_json(version, _sections)
-        doc = PolicyDocument.objects.create(
-            version=version,
-            yaml_text=yaml_text,
-            json_text=json_text,
-            yaml_signature=signing.sign(yaml_text.encode()),
-            json_signature=signing.sign(json_text.encode()),
-            key_id=key_id,
-            built_at=clock.now(),
-        )
-    elif doc.key_id != key_id:
+        try:
+            with transaction.atomic():
+                doc = PolicyDocument.objects.create(
+                    version=version, key_id=key_id, built_at=clock.now(), **built
+                )
+        except IntegrityError:  # built meanwhile by a reader inside its own transaction
+            doc = PolicyDocument.objects.get(version=version)
+    if doc.key_id != key_id:
         # The signing key was rotated: same bytes, signatures by the key gateways now trust.
-        doc.yaml_signature = signing.sign(doc.yaml_text.encode())
-        doc.json_signature = signing.sign(doc.json_text.encode())
+        doc.yaml_signature = signing.sign(doc.yaml_text.encode(), key)
+        doc.json_signature = signing.sign(doc.json_text.encode(), key)
         doc.key_id = key_id
         doc._change_reason = "re-signed with the current signing key"
         doc.save()

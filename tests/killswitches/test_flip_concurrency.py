@@ -149,3 +149,111 @@ def test_it_flips_while_two_ticks_advance_many_due_ramps(
     assert len(advanced) == RAMPS  # each due ramp promoted exactly once, by one of the two ticks
     call_command("verify_audit", "--no-checkpoints")
     assert "intact" in capsys.readouterr().out
+
+
+def test_every_document_built_during_concurrent_flips_shows_the_switches_as_of_its_version(
+    platform_team, feature_switches
+):
+    """Documents are rendered from a snapshot while bumps go on: each one must still hold
+    exactly the switches after the flips up to its version, and none before or after."""
+    import json
+
+    from changemgmt.killswitches.models import PolicyDocument
+
+    start_version = policy.current_version()
+    flips, errors = [], []
+    barrier = threading.Barrier(FLIPPERS)
+
+    def flipping(slug):
+        client = Client()
+        client.force_login(platform_team)
+        try:
+            barrier.wait(timeout=30)
+            for n in range(ROUNDS):
+                engaged = n % 2 == 0
+                response = client.post(
+                    flip_url(slug),
+                    {"engaged": engaged, "reason": f"drill round {n}"},
+                    content_type="application/json",
+                )
+                assert response.status_code == 200, response.content[:200]
+                flips.append((response.json()["version"], slug, engaged))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    run_threads([(flipping, (s.feature.slug,)) for s in feature_switches])
+    assert errors == []
+    versions = sorted(v for v, _, _ in flips)
+    assert versions == list(range(start_version + 1, start_version + 1 + FLIPPERS * ROUNDS))
+    state = {s.feature.slug: False for s in feature_switches}  # the factory's: released
+    as_of = {}
+    for version, slug, engaged in sorted(flips):
+        state[slug] = engaged
+        as_of[version] = dict(state)
+    docs = PolicyDocument.objects.filter(version__gt=start_version).order_by("version")
+    assert docs.exists()
+    assert docs.last().version == versions[-1], "the last bump has its document"
+    for doc in docs:
+        shown = json.loads(doc.json_text)["feature_kill_switches"]
+        assert {slug: not shown[slug]["enabled"] for slug in state} == as_of[doc.version], (
+            f"v{doc.version} does not show the switches as of v{doc.version}"
+        )
+        assert f"# policy-version: {doc.version}\n" in doc.yaml_text
+
+
+def test_a_bump_commits_while_a_document_is_being_built(platform_team, feature_switches):
+    """The counter row is not held by a build: while a builder holds the build lock (as during
+    a slow render), a flip's bump commits; the document follows once the lock is free."""
+    import psycopg
+    from django.conf import settings
+
+    from changemgmt.killswitches.models import PolicyDocument
+    from changemgmt.killswitches.services import killswitch_flip
+
+    db = settings.DATABASES["default"]
+    builder = psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        dbname=db["NAME"],
+        autocommit=True,
+    )
+    before = policy.current_version()
+    builder.execute("SELECT pg_advisory_lock(%s)", [policy.BUILD_LOCK])
+    done = []
+
+    def flipping():
+        try:
+            done.append(
+                killswitch_flip(
+                    "feature",
+                    feature_switches[0].feature.slug,
+                    engaged=True,
+                    reason="drill",
+                    acting_user=platform_team,
+                ).version
+            )
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=flipping)
+    thread.start()
+    try:
+        for _ in range(200):  # the bump is visible to another session, the lock still held
+            found = builder.execute(
+                "SELECT current FROM killswitches_policyversion WHERE id = 1"
+            ).fetchone()
+            if found and found[0] > before:
+                break
+            threading.Event().wait(0.05)  # another thread's progress, not a clock rule
+        else:
+            raise AssertionError("the bump did not commit while the build lock was held")
+        assert not PolicyDocument.objects.filter(version=found[0]).exists()
+    finally:
+        builder.execute("SELECT pg_advisory_unlock(%s)", [policy.BUILD_LOCK])
+        thread.join(timeout=60)
+        builder.close()
+    assert done == [found[0]]
+    assert PolicyDocument.objects.filter(version=found[0]).exists()
