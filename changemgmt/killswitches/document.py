@@ -44,8 +44,9 @@ def switches():
     return list(features), list(models), list(tenants)
 
 
-def render_yaml(version: int | None = None) -> str:
-    features, models, tenants = switches()
+def render_yaml(version: int | None = None, found=None) -> str:
+    """The YAML document; `found` is what `switches()` returned, when the caller has it."""
+    features, models, tenants = found or switches()
     lines = [HEADER]
     if version is not None:
         lines.append(VERSION_COMMENT.format(version=version))
@@ -90,8 +91,8 @@ def _lifted_at(expires) -> str | None:
     return end.astimezone(UTC).isoformat()
 
 
-def switches_json() -> dict:
-    features, models, tenants = switches()
+def switches_json(found=None) -> dict:
+    features, models, tenants = found or switches()
     return {
         "feature_kill_switches": {
             s.feature.slug: {"enabled": s.enabled, "fallback": s.fallback} for s in features
@@ -116,8 +117,8 @@ def switches_json() -> dict:
     }
 
 
-def render_json(version: int, sections: dict) -> str:
-    body = {"version": version, **switches_json()}
+def render_json(version: int, sections: dict, found=None) -> str:
+    body = {"version": version, **switches_json(found)}
     for name, build in sections.items():
         body[name] = build()
     return json.dumps(body, separators=(",", ":"), sort_keys=False)

@@ -47,8 +47,9 @@ def private_key() -> Ed25519PrivateKey:
     return _private_key_for(pem)
 
 
-def sign(body: bytes) -> str:
-    return base64.b64encode(private_key().sign(body)).decode()
+def sign(body: bytes, key: Ed25519PrivateKey | None = None) -> str:
+    """`key`: the one `private_key()` gave, when the caller signs several bodies."""
+    return base64.b64encode((key or private_key()).sign(body)).decode()
 
 
 def public_key_pem() -> str:
@@ -60,10 +61,10 @@ def public_key_pem() -> str:
     )
 
 
-def key_id() -> str:
+def key_id(key: Ed25519PrivateKey | None = None) -> str:
     """A short fingerprint of the signing key: documents signed with another key are re-signed."""
     raw = (
-        private_key()
+        (key or private_key())
         .public_key()
         .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     )
