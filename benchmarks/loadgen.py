@@ -5,6 +5,7 @@ so they cost the server's CPUs nothing but the requests themselves.
 """
 
 import http.client
+import math
 import multiprocessing
 import statistics
 import time
@@ -42,9 +43,10 @@ def _one_worker(job):
 
 
 def percentile(values, q):
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    """Nearest-rank percentile (q in 0..100) of a non-empty list: the ceil(q% × n)-th smallest.
+    (round(x + 0.5) rounded 99.5 up to 100 for n = 100: p99 was the maximum.)"""
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
     return ordered[rank]
 
 

@@ -317,7 +317,7 @@ def flips_suite(ctx, args):
     return flips.flips_bench(
         ctx,
         loaders=args.loaders,
-        flips=20 if args.quick else 40,
+        flips=40 if args.quick else 100,
         writer_seconds=5 if args.quick else 10,
     )
 
