@@ -118,7 +118,6 @@ def switches_json(found=None) -> dict:
 
 
 def render_json(version: int, sections: dict, found=None) -> str:
-    body = {"version": version, **switches_json(found)}
-    for name, build in sections.items():
-        body[name] = build()
+    """`sections`: each registered section's value (already built), in registration order."""
+    body = {"version": version, **switches_json(found), **sections}
     return json.dumps(body, separators=(",", ":"), sort_keys=False)

@@ -122,7 +122,14 @@ class PolicyVersion(models.Model):
     current = models.PositiveBigIntegerField(default=0)
     token = models.CharField(max_length=32, blank=True)
     changed_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    sections_at = models.PositiveBigIntegerField(
+        default=0,
+        help_text="The last version whose bump may have changed a registered section (ramps, "
+        "live, canary exercises); a switch flip does not move it.",
+    )
+    # Not in the history: a hint for building documents (which are recorded), and a column added
+    # to a recorded table would change the content hash of every history row written before it.
+    history = HistoricalRecords(excluded_fields=["sections_at"])
 
     def __str__(self):
         return f"policy v{self.current}"

@@ -189,7 +189,7 @@ def killswitch_flip(
             raise
         # Another owner engaged this tenant's new switch at the same moment: theirs stands.
         return FlipResult(find_switch(switch.path), changed=False, version=current_version())
-    version = policy_bump(f"{switch.path} {verb}: {reason}")
+    version = policy_bump(f"{switch.path} {verb}: {reason}", sections=False)
     notify(
         "killswitch.flipped",
         subject=f"Kill switch {switch.path} {verb}",
@@ -341,7 +341,9 @@ def _sweep_one(pk: int, today: date) -> str:
         switch.warned_at = None
         reason = f"released: expired on {expired_on.isoformat()} (was: {switch.reason})"
         save_audited(switch, acting_user=actor, reason=reason)
-        version = policy_bump(f"{switch.path} lifted: expired {expired_on.isoformat()}")
+        version = policy_bump(
+            f"{switch.path} lifted: expired {expired_on.isoformat()}", sections=False
+        )
         notify(
             "killswitch.expired",
             subject=f"Tenant kill switch {switch.path} lifted (expired)",
