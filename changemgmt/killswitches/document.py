@@ -117,7 +117,13 @@ def switches_json(found=None) -> dict:
     }
 
 
-def render_json(version: int, sections: dict, found=None) -> str:
-    """`sections`: each registered section's value (already built), in registration order."""
-    body = {"version": version, **switches_json(found), **sections}
-    return json.dumps(body, separators=(",", ":"), sort_keys=False)
+def encode_sections(sections: dict) -> str:
+    return json.dumps(sections, separators=(",", ":"), sort_keys=False)
+
+
+def render_json(version: int, sections: dict | str, found=None) -> str:
+    """`sections`: each registered section's value in registration order, or that dict already
+    encoded (`encode_sections`). The same bytes as one json.dumps of the whole body."""
+    head = json.dumps({"version": version, **switches_json(found)}, separators=(",", ":"))
+    tail = sections if isinstance(sections, str) else encode_sections(sections)
+    return head if tail == "{}" else head[:-1] + "," + tail[1:]

@@ -76,3 +76,33 @@ def test_the_sections_follow_a_ramp_the_flip_did_not_touch(platform_team, switch
     assert document(version)["ramps"] == [{"feature": "a", "stage": 1}]  # as of the flip
     policy.policy_bump("ticket CHG-1: promote")
     assert document(version + 1)["ramps"] == [{"feature": "a", "stage": 2}]
+
+
+def test_every_flip_until_the_next_section_change_reads_one_parsed_copy(
+    platform_team, switches, monkeypatch
+):
+    policy.policy_bump("a ramp moved")
+    from types import SimpleNamespace
+
+    parsed = []
+    monkeypatch.setattr(  # policy.py's own json (a document's), not every caller's
+        policy, "json", SimpleNamespace(loads=lambda text: parsed.append(1) or json.loads(text))
+    )
+    policy._fragments.clear()
+    for engaged in (True, False, True):
+        flip(platform_team, engaged)
+    assert len(parsed) == 1, "the sections were parsed again for a later flip"
+
+
+def test_the_json_is_the_same_bytes_whether_the_sections_are_encoded_or_not(switches):
+    from changemgmt.killswitches import document
+
+    sections = {"ramps": [{"feature": "a", "traffic_percent": 5}], "live": {}, "none": None}
+    whole = json.dumps(
+        {"version": 7, **document.switches_json(), **sections}, separators=(",", ":")
+    )
+    assert document.render_json(7, sections) == whole
+    assert document.render_json(7, document.encode_sections(sections)) == whole
+    assert document.render_json(7, {}) == json.dumps(
+        {"version": 7, **document.switches_json()}, separators=(",", ":")
+    )
