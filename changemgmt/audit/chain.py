@@ -177,9 +177,14 @@ def _lock_head() -> AuditHead:
         return AuditHead.objects.select_for_update().get(pk=1)
 
 
-def build_record(history_instance) -> AuditRecord:
+def build_record(history_instance, instance=None) -> AuditRecord:
     """The audit record of one new history row, everything but its place in the chain (seq,
-    prev_hash, hash): the expensive part, done without the chain lock."""
+    prev_hash, hash): the expensive part, done without the chain lock.
+
+    `instance` is the saved object the row was written for, when the caller has it (the signal
+    does): its name and key are read from it rather than from an object rebuilt out of the row,
+    which costs a query for a model with fields left out of its history, and one per relation
+    its name shows."""
     history_model = type(history_instance)
     base_model = history_model.instance_type
     object_attname = base_model._meta.pk.attname
@@ -194,7 +199,8 @@ def build_record(history_instance) -> AuditRecord:
     changes = field_diffs(action, before and {k: before[k] for k in tracked}, tracked)
     changes.update(_membership_changes(history_model, before, m2m))
     try:
-        instance = history_instance.instance
+        if instance is None:
+            instance = history_instance.instance
         object_repr = str(instance)
     except Exception:  # a row whose related objects are gone still gets its record
         instance, object_repr = None, f"{base_model._meta.object_name} {object_id}"
@@ -247,7 +253,7 @@ def chain_records(records: list[AuditRecord]) -> None:
     head.save(update_fields=["seq", "hash"])
 
 
-def append_record(history_instance) -> AuditRecord:
+def append_record(history_instance, instance=None) -> AuditRecord:
     """Record one new history row: built now, chained when its transaction ends.
 
     Inside a transaction the record waits (as an on_commit entry, so a rolled-back savepoint takes
@@ -256,7 +262,7 @@ def append_record(history_instance) -> AuditRecord:
     wrong (the policy counter, a ramp, a switch are always taken before it), and a flip never
     queues behind a ticket that is still being filed. Outside a transaction it is chained at once.
     """
-    record = build_record(history_instance)
+    record = build_record(history_instance, instance)
     connection = transaction.get_connection()
     if _chains_at_commit(connection):
         _hook(connection)

@@ -19,5 +19,5 @@ def protect_history_tables():
 
 
 @receiver(post_create_historical_record, dispatch_uid="audit_chain_append")
-def record_history_row(sender, history_instance, **kwargs):
-    append_record(history_instance)
+def record_history_row(sender, history_instance, instance=None, **kwargs):
+    append_record(history_instance, instance)
