@@ -19,8 +19,11 @@ from .models import Notification, NotificationStatus
 from .recording import save_audited, system_user
 
 
-def notify(event: str, *, subject: str, body: str, recipients, ticket=None, payload=None):
-    """Record a notification of `event` and queue its delivery for after commit."""
+def notify(
+    event: str, *, subject: str, body: str, recipients, ticket=None, payload=None, system=None
+):
+    """Record a notification of `event` and queue its delivery for after commit. `system` is
+    the system account, when the caller has looked it up already (see `system_user`)."""
     recipients = sorted({r.strip() for r in recipients or () if r and r.strip()})
     webhook = bool(settings.NOTIFY_WEBHOOK_URL)
     if not recipients and not webhook:
@@ -36,6 +39,6 @@ def notify(event: str, *, subject: str, body: str, recipients, ticket=None, payl
         webhook_status=NotificationStatus.PENDING if webhook else NotificationStatus.SKIPPED,
         created_at=clock.now(),
     )
-    save_audited(notification, acting_user=system_user(), reason=f"notify: {event}")
+    save_audited(notification, acting_user=system or system_user(), reason=f"notify: {event}")
     transaction.on_commit(lambda: deliver(notification.pk))
     return notification

@@ -59,7 +59,7 @@ def _versions() -> tuple[int, int]:
     return found or (0, 0)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # in a caller's transaction, it is the caller's to undo
 def policy_bump(reason: str, *, sections: bool = True) -> int:
     """Take the next policy version (monotonic across processes: the counter row is locked).
 

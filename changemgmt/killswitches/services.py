@@ -182,21 +182,26 @@ def killswitch_flip(
     verb = "engaged" if engaged else "released"
     creating = switch.pk is None
     try:
-        with transaction.atomic():
+        # A savepoint only where the insert may collide (a round trip each way otherwise).
+        with transaction.atomic(savepoint=creating):
             save_audited(switch, acting_user=acting_user, reason=f"{verb}: {reason}")
     except IntegrityError:
         if not creating:
             raise
         # Another owner engaged this tenant's new switch at the same moment: theirs stands.
         return FlipResult(find_switch(switch.path), changed=False, version=current_version())
+    # The policy counter is every flip's one shared lock, held from the bump to the commit:
+    # what can be read before it is.
+    recipients, system = owner_emails(switch), system_user()
     version = policy_bump(f"{switch.path} {verb}: {reason}", sections=False)
     notify(
         "killswitch.flipped",
         subject=f"Kill switch {switch.path} {verb}",
         body=f"{acting_user.get_username()} {verb} {switch.path}: {reason}\n"
         f"Gateway policy v{version}.",
-        recipients=owner_emails(switch),
+        recipients=recipients,
         payload={"switch": switch.path, "engaged": bool(engaged), "version": version},
+        system=system,
     )
     return FlipResult(switch, changed=True, version=version)
 
