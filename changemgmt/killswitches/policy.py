@@ -88,9 +88,41 @@ def _after_bump():
     from .hotpath import publish_current
 
     try:
-        ensure_document()  # a poll renders it on demand if this fails
+        build_behind()  # a poll renders it on demand if this fails
     finally:
         publish_current()
+
+
+def build_behind() -> None:
+    """After a bump commits: build the current document, unless a builder is at work already.
+
+    A flip that finds the build lock taken does not queue for it (under a burst, each waiter
+    held a web thread and a database connection only to find its document built by the one
+    ahead): it leaves its version to the builder, who looks at the current version again once
+    it has let go of the lock and builds once more if it moved. Its bump committed before it
+    found the lock taken, so that second look sees it. Elsewhere than on PostgreSQL, or inside
+    a caller's transaction, this is `ensure_document`.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        ensure_document()
+        return
+    while (built := _try_build()) is not None:
+        if current_version() == built.version:
+            return
+
+
+def _try_build() -> "Served | None":
+    """The current document, built if missing, when the build lock is free; else None."""
+    key = signing.private_key()  # may create the key: before the read-only snapshot
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [BUILD_LOCK])
+        if not cursor.fetchone()[0]:
+            return None
+    try:
+        return _build_snapshot(key)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [BUILD_LOCK])
 
 
 @dataclass(frozen=True)
@@ -136,6 +168,8 @@ def ensure_document() -> Served:
     snapshot only once it holds the lock, so under a burst of flips one build serves every bump
     that committed meanwhile. Elsewhere (SQLite serialises writers anyway, or inside a caller's
     transaction, where the snapshot is the caller's) the counter row is locked while building.
+    A bump that committed while this built found the lock taken (`build_behind`): its document
+    is built next, once the lock is let go.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return _ensure_locked()
@@ -143,17 +177,25 @@ def ensure_document() -> Served:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [BUILD_LOCK])
     try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            version, sections_at = _versions()
-            doc = PolicyDocument.objects.filter(version=version).first()
-            built = _render(version, sections_at, key) if doc is None else None
-        with transaction.atomic():
-            return _store(version, doc, built, key)
+        found = _build_snapshot(key)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [BUILD_LOCK])
+    if current_version() != found.version:
+        build_behind()
+    return found
+
+
+def _build_snapshot(key) -> Served:
+    """The current document, built from one snapshot if missing (the build lock held)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        version, sections_at = _versions()
+        doc = PolicyDocument.objects.filter(version=version).first()
+        built = _render(version, sections_at, key) if doc is None else None
+    with transaction.atomic():
+        return _store(version, doc, built, key)
 
 
 @transaction.atomic
