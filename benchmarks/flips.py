@@ -1,6 +1,9 @@
 """g. Kill-switch flips while other use cases write (issue 12 item 2).
 
-Three phases against the same gunicorn, all over HTTP from separate processes:
+The deployment the README recommends (Scaling out, contrib/nginx/changemgmt.conf): the kill
+switches and the gateway policy served by a pool of their own, the rest by the web pool, one
+database. Three phases, all over HTTP from separate processes; flips go to the switch pool, the
+load to the web pool:
 - idle: one flip at a time (`platform_team` token), nothing else running;
 - under load: the same flips while `--loaders` processes each file a ticket with the API's cap of
   eval rows (MAX_EVAL_ROWS), submit it and have the four CAB seats vote on it, in a loop;
@@ -15,6 +18,7 @@ import http.client
 import json
 import multiprocessing
 import time
+from pathlib import Path
 
 from . import env
 from .loadgen import percentile
@@ -160,17 +164,22 @@ def _tokens():
     }
 
 
-def _switch_paths() -> list[str]:
-    """The switches `platform_team` may flip (others would answer 403), but the latency one."""
-    from django.contrib.auth import get_user_model
+def _writer_switches(count: int) -> list[str]:
+    """One feature switch per writer (`bench-writer-N`; the platform team may flip any feature
+    switch), created if missing: URL paths."""
+    from changemgmt.catalog.models import AIFeature
+    from changemgmt.killswitches.models import FeatureSwitch
 
-    from changemgmt.killswitches.models import FeatureSwitch, ModelSwitch, TenantSwitch
-    from changemgmt.killswitches.services import may_flip
-
-    user = get_user_model().objects.get(username="platform_team")
-    switches = [s for m in (FeatureSwitch, ModelSwitch, TenantSwitch) for s in m.objects.all()]
-    paths = [s.path for s in switches if may_flip(user, s)]
-    return [p.replace(":", "/", 1) for p in paths if p != "feature:policy-search-v1"]
+    team = AIFeature.objects.get(slug="policy-search-v1").owner_team
+    paths = []
+    for n in range(count):
+        feature, _ = AIFeature.objects.get_or_create(
+            slug=f"bench-writer-{n}",
+            defaults={"name": f"Bench writer {n}", "owner_team": team, "fallback": "none"},
+        )
+        FeatureSwitch.objects.get_or_create(feature=feature, defaults={"fallback": "none"})
+        paths.append(f"feature/{feature.slug}")
+    return paths
 
 
 def _head_seq() -> int:
@@ -179,21 +188,19 @@ def _head_seq() -> int:
     return AuditHead.objects.get(pk=1).seq
 
 
-def under_load(ctx, pool, tokens, loaders, eval_rows, flips) -> tuple[dict, list]:
+def under_load(ctx, switch_port, pool, tokens, loaders, eval_rows, flips) -> tuple[dict, list]:
     stop = multiprocessing.get_context("spawn").Manager().Event()
     jobs = [(ctx.port, tokens, eval_rows, stop, n) for n in range(loaders)]
     pending = pool.map_async(_loader, jobs)
     time.sleep(3)  # the loaders are filing and voting before the first flip
-    loaded = _flips(ctx.port, tokens["platform_team"], flips, gap_s=0.1)
+    loaded = _flips(switch_port, tokens["platform_team"], flips, gap_s=0.1)
     stop.set()
     return loaded, pending.get(timeout=300)
 
 
-def writers(ctx, tokens, count, seconds) -> dict:
-    paths = _switch_paths()
-    jobs = [
-        (ctx.port, tokens["platform_team"], paths[n % len(paths)], seconds) for n in range(count)
-    ]
+def writers(switch_port, tokens, count, seconds) -> dict:
+    paths = _writer_switches(count)
+    jobs = [(switch_port, tokens["platform_team"], paths[n], seconds) for n in range(count)]
     before, started = _head_seq(), time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(count) as pool:
         parts = pool.map(_writer, jobs)
@@ -206,7 +213,7 @@ def writers(ctx, tokens, count, seconds) -> dict:
     latencies = [lat for part in parts for lat in part["latencies"]]
     return {
         "writers": count,
-        "switches": len(set(paths[n % len(paths)] for n in range(count))),
+        "switches": len(set(paths)),
         "seconds": round(wall, 1),
         "flips": len(latencies),
         "flips_per_s": round(len(latencies) / wall, 1),
@@ -218,18 +225,34 @@ def writers(ctx, tokens, count, seconds) -> dict:
     }
 
 
-def flips_bench(ctx, *, loaders=4, flips=40, writer_count=20, writer_seconds=10) -> dict:
+SWITCH_POOL = (2, 4)  # gunicorn workers, threads: the switch pool, beside the web pool
+
+
+def flips_bench(ctx, **kwargs) -> dict:
+    workers, threads = SWITCH_POOL
+    switches = env.Gunicorn({}, workers, threads, Path(ctx.gunicorn.log.name).with_name("sw.log"))
+    try:
+        switches.wait_healthy()
+        ctx.log(f"  switch pool: {' '.join(switches.cmd[1:])}")
+        return _flips_bench(ctx, switches, **kwargs) | {"switch_pool": " ".join(switches.cmd[1:])}
+    finally:
+        switches.stop()
+
+
+def _flips_bench(ctx, switches, *, loaders=4, flips=40, writer_count=20, writer_seconds=10):
     from changemgmt.tickets.models import MAX_EVAL_ROWS
 
     tokens = _tokens()
     # Not counted: the first requests of a fresh gunicorn open its database connections.
-    _flips(ctx.port, tokens["platform_team"], 4, gap_s=0)
+    _flips(switches.port, tokens["platform_team"], 4, gap_s=0)
     ctx.log(f"  idle: {flips} flips …")
-    idle = _flips(ctx.port, tokens["platform_team"], flips, gap_s=0.1)
+    idle = _flips(switches.port, tokens["platform_team"], flips, gap_s=0.1)
     ctx.log(f"    idle p50 {idle['p50_ms']} ms, p99 {idle['p99_ms']} ms {idle['statuses']}")
     ctx.log(f"  under load: {loaders} processes filing {MAX_EVAL_ROWS}-eval-row tickets, voting …")
     with multiprocessing.get_context("spawn").Pool(loaders) as pool:
-        loaded, load_parts = under_load(ctx, pool, tokens, loaders, MAX_EVAL_ROWS, flips)
+        loaded, load_parts = under_load(
+            ctx, switches.port, pool, tokens, loaders, MAX_EVAL_ROWS, flips
+        )
     load = {"filed": 0, "votes": 0, "statuses": {}}
     for part in load_parts:
         load["filed"] += part["filed"]
@@ -241,7 +264,7 @@ def flips_bench(ctx, *, loaders=4, flips=40, writer_count=20, writer_seconds=10)
                 load["statuses"][status] = load["statuses"].get(status, 0) + n
     ctx.log(f"    loaded p50 {loaded['p50_ms']} ms, p99 {loaded['p99_ms']} ms; load {load}")
     ctx.log(f"  {writer_count} writers flipping for {writer_seconds} s …")
-    written = writers(ctx, tokens, writer_count, writer_seconds)
+    written = writers(switches.port, tokens, writer_count, writer_seconds)
     ctx.log(f"    {written['records_per_s']} records/s, {written['flips_per_s']} flips/s")
     bound = min(P99_TARGET_MS, 2 * idle["p99_ms"])
     result = {
