@@ -5,7 +5,11 @@ import shutil
 import pytest
 
 from changemgmt import roles
+from changemgmt.audit import chain
 from tests.factories import UserFactory
+
+# Every history row whose audit values are taken from memory is also read back and compared.
+chain.CHECK_ECHO = True
 
 # Playwright runs an event loop in the test thread; Django refuses ORM calls there unless told.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
