@@ -33,6 +33,12 @@ def feature_switch(db):
     return FeatureSwitchFactory(feature=FeatureFactory(slug="drill-saved-values"))
 
 
+def engage(switch, user):
+    return killswitch_flip(
+        "feature", switch.feature.slug, engaged=True, reason="drill", acting_user=user
+    )
+
+
 @pytest.fixture
 def unchecked(monkeypatch):
     monkeypatch.setattr(chain, "CHECK_ECHO", False)  # the suite's own read-back, off
@@ -42,13 +48,7 @@ def test_a_flip_reads_none_of_its_history_rows_back_and_the_chain_verifies(
     unchecked, platform_team, feature_switch
 ):
     with CaptureQueriesContext(connection) as queries:
-        killswitch_flip(
-            "feature",
-            feature_switch.feature.slug,
-            engaged=True,
-            reason="drill",
-            acting_user=platform_team,
-        )
+        engage(feature_switch, platform_team)
     for table in (
         "killswitches_historicalfeatureswitch",
         "killswitches_historicalpolicyversion",
@@ -81,10 +81,4 @@ def test_under_the_suite_a_value_that_would_not_read_back_the_same_fails_loudly(
 ):
     monkeypatch.setattr(chain, "_echoed", lambda field, value: "not what is stored")
     with pytest.raises(AssertionError, match="do not read back as stored"):
-        killswitch_flip(
-            "feature",
-            feature_switch.feature.slug,
-            engaged=True,
-            reason="drill",
-            acting_user=platform_team,
-        )
+        engage(feature_switch, platform_team)
