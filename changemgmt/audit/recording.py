@@ -5,6 +5,7 @@ and clear them together, or a stale reason sticks to the next save of the same i
 """
 
 import contextlib
+import copy
 
 
 @contextlib.contextmanager
@@ -23,6 +24,17 @@ def save_audited(obj, *, acting_user, reason: str, **save_kwargs):
     """Save `obj` so its history row names `acting_user` and `reason`."""
     with acting(obj, acting_user=acting_user, reason=reason):
         obj.save(**save_kwargs)
+    return obj
+
+
+def loaded_under_lock(obj):
+    """Say that `obj` was just read under its row lock (`select_for_update`), so its next audited
+    save is diffed against these values rather than a read of its previous history row: the lock
+    keeps them what that row holds. Call it before changing `obj`; returns `obj`."""
+    if obj is not None and obj.pk is not None:
+        obj._audit_loaded = {
+            f.attname: copy.deepcopy(getattr(obj, f.attname)) for f in obj._meta.concrete_fields
+        }
     return obj
 
 

@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.dispatch import receiver
 
 from changemgmt import clock
+from changemgmt.audit.recording import loaded_under_lock
 from changemgmt.tickets import transition_table
 from changemgmt.tickets.services import ticket_transitioned
 
@@ -73,6 +74,7 @@ def policy_bump(reason: str, *, sections: bool = True) -> int:
         except IntegrityError:
             pass
         row = PolicyVersion.objects.select_for_update().get(pk=1)
+    loaded_under_lock(row)
     row.current += 1
     row.token = uuid.uuid4().hex
     row.changed_at = clock.now()

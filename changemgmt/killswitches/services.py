@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from changemgmt import clock, roles
 from changemgmt.audit.notify import notify
-from changemgmt.audit.recording import save_audited, system_user
+from changemgmt.audit.recording import loaded_under_lock, save_audited, system_user
 from changemgmt.catalog.models import Tenant
 
 from .models import LAYERS, FeatureSwitch, Gateway, GatewayAck, ModelSwitch, TenantSwitch
@@ -171,6 +171,7 @@ def killswitch_flip(
     if switch.engaged == bool(engaged) and not new_expiry:
         return FlipResult(switch, changed=False, version=current_version())
 
+    loaded_under_lock(switch)  # as locked above: no read of its previous history row
     switch.set_engaged(bool(engaged))
     if layer == "tenant":
         if engaged:
