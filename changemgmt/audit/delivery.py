@@ -16,19 +16,17 @@ from changemgmt import celery as celery_app_module
 from changemgmt import clock
 
 from .models import Notification, NotificationStatus
-from .recording import save_audited, system_user
+from .recording import loaded_under_lock, save_audited, system_user
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK_TIMEOUT_SECONDS = 10
 
 
-def deliver(notification_id: int):
-    """After commit: hand the email to the background sender and queue the webhook post. Never
-    raises, never waits on a mail server."""
-    notification = Notification.objects.filter(pk=notification_id).first()
-    if notification is None:
-        return
+def deliver(notification: Notification):
+    """After the commit that recorded `notification`: hand its email to the background sender and
+    queue its webhook post. Never raises, never waits on a mail server."""
+    notification_id = notification.pk
     if notification.status == NotificationStatus.PENDING:
         if settings.NOTIFY_EMAIL_BACKGROUND and not celery_app_module.in_worker:
             try:
@@ -56,6 +54,7 @@ def send_email_now(notification_id: int) -> None:
             )
             if notification is None:
                 return  # sent, given up, or being sent by another sender
+            loaded_under_lock(notification)
             try:
                 send_mail(
                     f"[changemgmt] {notification.subject}",
@@ -65,13 +64,9 @@ def send_email_now(notification_id: int) -> None:
                 )
             except Exception:
                 logger.exception("email for notification %s failed", notification_id)
-                mark_notification(
-                    notification_id, status=NotificationStatus.FAILED, reason="email failed"
-                )
+                _mark(notification, status=NotificationStatus.FAILED, reason="email failed")
             else:
-                mark_notification(
-                    notification_id, status=NotificationStatus.SENT, reason="email sent"
-                )
+                _mark(notification, status=NotificationStatus.SENT, reason="email sent")
     except Exception:  # recording the outcome failed (database gone): the outbox sweep retries
         logger.exception("email for notification %s not recorded", notification_id)
 
@@ -79,6 +74,7 @@ def send_email_now(notification_id: int) -> None:
 _sender = None
 _sender_pid = None
 _sender_lock = threading.Lock()
+_sender_connections = set()  # the email threads' database connections, closed by the drain
 
 
 def _email_sender() -> ThreadPoolExecutor:
@@ -88,23 +84,40 @@ def _email_sender() -> ThreadPoolExecutor:
         if _sender is None or _sender_pid != os.getpid():
             _sender = ThreadPoolExecutor(max_workers=2, thread_name_prefix="changemgmt-email")
             _sender_pid = os.getpid()
+            _sender_connections.clear()
         return _sender
 
 
 def drain_email_sender() -> None:
-    """Wait for the emails handed to the background thread (a clean shutdown, or a test)."""
+    """Wait for the emails handed to the background threads (a clean shutdown, or a test), then
+    close the database connections the threads kept."""
     global _sender
     with _sender_lock:
-        if _sender is not None and _sender_pid == os.getpid():
-            _sender.shutdown(wait=True)
-        _sender = None
+        sender, _sender = _sender, None
+    if sender is None or _sender_pid != os.getpid():
+        return
+    sender.shutdown(wait=True)
+    with _sender_lock:
+        kept = list(_sender_connections)
+        _sender_connections.clear()
+    for conn in kept:
+        conn.inc_thread_sharing()  # its thread has ended: this one may close it
+        try:
+            conn.close()
+        finally:
+            conn.dec_thread_sharing()
 
 
 def _send_email_in_background(notification_id: int) -> None:
     try:
         send_email_now(notification_id)
     finally:
-        connections.close_all()  # this thread's own database connections
+        # The thread keeps its connection for the next email, as a web thread does between
+        # requests (DB_CONN_MAX_AGE): a new connection per flip cost PostgreSQL a backend each.
+        for conn in connections.all(initialized_only=True):
+            conn.close_if_unusable_or_obsolete()
+            with _sender_lock:
+                _sender_connections.add(conn)
 
 
 def queue_webhook(notification_id: int) -> bool:
@@ -128,7 +141,14 @@ def queue_webhook(notification_id: int) -> bool:
 @transaction.atomic
 def mark_notification(notification_id, *, reason, attempt=False, **fields):
     """Write a delivery outcome on the locked row; its history says the system did it, and why."""
-    notification = Notification.objects.select_for_update().get(pk=notification_id)
+    notification = loaded_under_lock(
+        Notification.objects.select_for_update().get(pk=notification_id)
+    )
+    return _mark(notification, reason=reason, attempt=attempt, **fields)
+
+
+def _mark(notification, *, reason, attempt=False, **fields):
+    """`mark_notification` on a row its caller has locked, in the caller's transaction."""
     for name, value in fields.items():
         setattr(notification, name, value)
     if fields.get("status") == NotificationStatus.SENT:

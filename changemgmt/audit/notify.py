@@ -40,5 +40,5 @@ def notify(
         created_at=clock.now(),
     )
     save_audited(notification, acting_user=system or system_user(), reason=f"notify: {event}")
-    transaction.on_commit(lambda: deliver(notification.pk))
+    transaction.on_commit(lambda: deliver(notification))
     return notification

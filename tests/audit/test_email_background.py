@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import transaction
+from django.db.backends.signals import connection_created
 
 from changemgmt import celery as celery_module
 from changemgmt import clock
@@ -157,3 +158,34 @@ def test_two_senders_never_send_the_same_email_twice(hung_mail_server):
     hung_mail_server.release.set()
     delivery.drain_email_sender()
     assert status_of(notification) == NotificationStatus.FAILED
+
+
+@pytest.mark.postgres  # SQLite's shared test database cannot take two threads writing at once
+def test_the_email_threads_keep_their_connection_until_drained(settings):
+    """A new database connection per email cost PostgreSQL a backend per flip: the threads keep
+    theirs between emails, as web threads do between requests, and the drain closes them."""
+    settings.NOTIFY_EMAIL_BACKGROUND = True
+    opened = []
+
+    def count(sender, connection, **kwargs):
+        if threading.current_thread().name.startswith("changemgmt-email"):
+            opened.append(connection)
+
+    connection_created.connect(count)
+    try:
+        sent = []
+        for n in range(6):
+            with transaction.atomic():
+                sent.append(
+                    notify.notify(
+                        "ticket.submit", subject=f"CHG {n}", body="b", recipients=["c@x.example"]
+                    )
+                )
+            sender = delivery._email_sender()
+            sender.submit(lambda: None).result(timeout=20)  # the email before it is done
+        delivery.drain_email_sender()
+    finally:
+        connection_created.disconnect(count)
+    assert [status_of(n) for n in sent] == [NotificationStatus.SENT] * 6
+    assert 1 <= len(opened) <= 2, f"{len(opened)} connections for 6 emails on 2 threads"
+    assert all(conn.connection is None for conn in opened), "the drain left one open"
