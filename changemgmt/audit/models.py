@@ -78,8 +78,21 @@ class AuditRecord(models.Model):
 
     def compute_hash(self) -> str:
         """sha256 over the previous hash, the content hash and every field of this record."""
-        fields = {
-            "seq": self.seq,
+        blob = self.prev_hash + self.content_hash + canonical_json(self._hashed_fields(self.seq))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def hashed_text_around_seq(self) -> tuple[str, str]:
+        """The text `compute_hash` hashes after the two hashes, split where the seq goes:
+        `prev_hash + content_hash + before + str(seq) + after`. What the chain lock needs to
+        hash a record is then the seq alone (chain.chain_records)."""
+        text = canonical_json(self._hashed_fields(None))
+        # The keys are sorted: the record's own "seq" is the last one ("ticket_id" follows).
+        before, _, after = text.rpartition('"seq":null')
+        return before + '"seq":', after
+
+    def _hashed_fields(self, seq) -> dict:
+        return {
+            "seq": seq,
             "created_at": self.created_at,
             "history_model": self.history_model,
             "history_id": self.history_id,
@@ -94,8 +107,6 @@ class AuditRecord(models.Model):
             "changes": self.changes,
             "ticket_id": self.ticket_id,
         }
-        blob = self.prev_hash + self.content_hash + canonical_json(fields)
-        return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class NotificationStatus(models.TextChoices):
