@@ -4,7 +4,8 @@ import pgtrigger
 from django.dispatch import receiver
 from simple_history.signals import post_create_historical_record
 
-from .chain import append_record, history_models, m2m_history_models
+from .append import append_record
+from .chain import history_models, m2m_history_models
 
 # One trigger object shared by every history table: the rows are append-only in PostgreSQL
 # itself, so even a script with the app's database credentials cannot rewrite the record.

@@ -21,7 +21,7 @@ GENESIS_HASH = "0" * 64
 class AuditHead(models.Model):
     """The one row every writer locks to append to the chain: the chain never forks, because
     appending is serialized on this row (select_for_update). Writers take it last, just before
-    they commit (audit.chain.append_record), so it is held for a few inserts, not a use case."""
+    they commit (audit.append.append_record), so it is held for a few inserts, not a use case."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.PositiveBigIntegerField(default=0)
@@ -84,7 +84,7 @@ class AuditRecord(models.Model):
     def hashed_text_around_seq(self) -> tuple[str, str]:
         """The text `compute_hash` hashes after the two hashes, split where the seq goes:
         `prev_hash + content_hash + before + str(seq) + after`. What the chain lock needs to
-        hash a record is then the seq alone (chain.chain_records)."""
+        hash a record is then the seq alone (append.chain_records)."""
         text = canonical_json(self._hashed_fields(None))
         # The keys are sorted: the record's own "seq" is the last one ("ticket_id" follows).
         before, _, after = text.rpartition('"seq":null')

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from changemgmt.audit import chain
+from changemgmt.audit import append
 from changemgmt.audit.models import AuditHead, AuditRecord
 from changemgmt.audit.notify import notify
 from changemgmt.audit.verification import verify
@@ -64,4 +64,4 @@ def test_the_text_around_the_seq_rebuilds_the_hashed_text():
         content_hash="c" * 64, prev_hash="p" * 64,
     )  # fmt: skip
     before, after = record.hashed_text_around_seq()
-    assert chain._hash(record, before, after) == record.compute_hash()
+    assert append._hash(record, before, after) == record.compute_hash()

@@ -1,4 +1,4 @@
-"""On PostgreSQL, the chain's append as one server-side call (audit.chain.chain_records): the head
+"""On PostgreSQL, the chain's append as one server-side call (audit.append.chain_records): the head
 lock is then held for that call and the commit, with no client round trips in between."""
 
 from django.db import migrations
