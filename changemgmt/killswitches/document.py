@@ -77,22 +77,30 @@ def render_yaml(version: int | None = None, found=None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _lifted_at(expires) -> str | None:
+def _lifted_at(expires, zone) -> str | None:
     """The instant the switch counts as lifted: the end of its expiry day in the release policy's
-    time zone (services.policy_today), in UTC. Gateways need the instant, not the day, to agree
-    with the server's sweeper when they apply the expiry themselves."""
+    time zone `zone` (services.policy_today), in UTC. Gateways need the instant, not the day, to
+    agree with the server's sweeper when they apply the expiry themselves."""
     if expires is None:
         return None
     from datetime import UTC, datetime, time, timedelta
 
+    end = datetime.combine(expires + timedelta(days=1), time(0), tzinfo=zone)
+    return end.astimezone(UTC).isoformat()
+
+
+def _policy_zone(tenants):
+    """The release policy's time zone, read once per document (not once per expiring switch)."""
+    if not any(s.expires for s in tenants):
+        return None
     from changemgmt.windows.policy import current_policy
 
-    end = datetime.combine(expires + timedelta(days=1), time(0), tzinfo=current_policy().zone)
-    return end.astimezone(UTC).isoformat()
+    return current_policy().zone
 
 
 def switches_json(found=None) -> dict:
     features, models, tenants = found or switches()
+    zone = _policy_zone(tenants)
     return {
         "feature_kill_switches": {
             s.feature.slug: {"enabled": s.enabled, "fallback": s.fallback} for s in features
@@ -110,7 +118,7 @@ def switches_json(found=None) -> dict:
                 "ai_disabled": s.ai_disabled,
                 "reason": s.reason,
                 "expires": s.expires.isoformat() if s.expires else None,
-                "expires_at": _lifted_at(s.expires),
+                "expires_at": _lifted_at(s.expires, zone),
             }
             for s in tenants
         },
