@@ -65,3 +65,76 @@ def test_the_text_around_the_seq_rebuilds_the_hashed_text():
     )  # fmt: skip
     before, after = record.hashed_text_around_seq()
     assert append._hash(record, before, after) == record.compute_hash()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_head_is_free_and_the_flip_committed_once_the_append_answers(platform_team):
+    """The append and the COMMIT go to the server as one message: no writer holds the head
+    while its process waits for a CPU (or its thread for the GIL) to send the COMMIT."""
+    import psycopg
+    from django.conf import settings
+
+    switch = FeatureSwitchFactory(feature=FeatureFactory(slug="drill-append-commit"))
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
+        autocommit=True,
+    )  # fmt: skip
+    count = "SELECT count(*) FROM audit_auditrecord WHERE object_model = %s AND object_id = %s"
+    of_switch = ["killswitches.featureswitch", str(switch.pk)]
+    (before,) = other.execute(count, of_switch).fetchone()
+    seen = []
+
+    def look(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "changemgmt_audit_append" in sql:
+            try:
+                other.execute("SELECT id FROM audit_audithead WHERE id = 1 FOR UPDATE NOWAIT")
+                free = True
+            except psycopg.errors.LockNotAvailable:
+                free = False
+            seen.append((free, other.execute(count, of_switch).fetchone()[0]))
+        return result
+
+    try:
+        with connection.execute_wrapper(look):
+            killswitch_flip(
+                "feature", switch.feature.slug, engaged=True, reason="drill",
+                acting_user=platform_team,
+            )  # fmt: skip
+    finally:
+        other.close()
+    # The flip's own append, then those after its commit (the document, the email's outcome).
+    assert len(seen) >= 2
+    assert seen[0] == (True, before + 1)
+    assert all(free for free, _ in seen)
+    assert verify().records == AuditRecord.objects.count()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_refused_with_the_append_saves_nothing_and_the_chain_goes_on():
+    """A deferred foreign key is checked at COMMIT, now sent with the append: the writer gets
+    the IntegrityError, nothing of it is kept, and the connection's next write chains."""
+    from django.db import IntegrityError
+
+    from changemgmt import clock
+    from changemgmt.audit.models import Notification
+
+    FeatureSwitchFactory(feature=FeatureFactory(slug="drill-before"))
+    head = AuditHead.objects.get(pk=1)
+    with pytest.raises(IntegrityError):
+        with transaction.atomic():
+            Notification.objects.create(
+                event="drill.deferred",
+                ticket_id=999_999,
+                subject="dangling",
+                created_at=clock.now(),
+            )
+    assert not Notification.objects.filter(event="drill.deferred").exists()
+    assert AuditHead.objects.get(pk=1).seq == head.seq
+    after = FeatureSwitchFactory(feature=FeatureFactory(slug="drill-after"))
+    assert AuditHead.objects.get(pk=1).seq > head.seq
+    assert AuditRecord.objects.filter(object_model="killswitches.featureswitch", object_id=after.pk)
+    assert verify().records == AuditRecord.objects.count()
