@@ -197,7 +197,21 @@ def _build_snapshot(key) -> Served:
         doc = PolicyDocument.objects.filter(version=version).first()
         built = _render(version, sections_at, key) if doc is None else None
     with transaction.atomic():
+        if built is not None:
+            _no_wait_for_disk()
         return _store(version, doc, built, key)
+
+
+def _no_wait_for_disk() -> None:
+    """This transaction's COMMIT returns without waiting for its WAL to reach the disk (under
+    load, behind other writers' flushes): the flip that called for the document answers sooner.
+
+    Only for a document: it is derived from a version its bump committed durably. If PostgreSQL
+    crashes within the WAL writer's delay, the document and its audit record are lost together
+    and the chain stays whole (a later synchronous commit flushes all WAL written before it, so
+    nothing after them survives without them); the next poll renders the same switches again."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 @transaction.atomic

@@ -117,3 +117,27 @@ def test_a_build_that_finds_the_version_moved_meanwhile_builds_again(platform_te
     assert policy.ensure_document().version == version
     assert bumped == [version + 1]
     assert engaged_in(version + 1, "d-4")
+
+
+def test_only_the_document_commits_without_waiting_for_the_disk(platform_team):
+    """The flip's own transaction commits durably (synchronous_commit on); the document built
+    after it, derived from the committed version, does not wait for its WAL flush."""
+    switch = FeatureSwitchFactory(feature=FeatureFactory(slug="drill-durable"))
+    setting = {}
+
+    def look(execute, sql, params, many, context):
+        for table in ("killswitches_featureswitch", "killswitches_policydocument"):
+            if sql.startswith(("UPDATE", "INSERT")) and f'"{table}"' in sql.split("(")[0]:
+                raw = context["cursor"].cursor
+                setting[table] = raw.execute("SHOW synchronous_commit").fetchone()[0]
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(look):
+        version = killswitch_flip(
+            "feature", switch.feature.slug, engaged=True, reason="drill", acting_user=platform_team
+        ).version
+    assert setting == {"killswitches_featureswitch": "on", "killswitches_policydocument": "off"}
+    assert engaged_in(version, "drill-durable")
+    with connection.cursor() as cursor:  # SET LOCAL ended with the document's transaction
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
