@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
+from django.db import connection, transaction
 
 from changemgmt import clock
 
@@ -103,13 +104,27 @@ def create_key_file(path: Path) -> bool:
 
 
 def make_checkpoint() -> Checkpoint:
-    """Sign the committed head of the chain as of now."""
+    """Sign the committed head of the chain as of now, once it is on disk."""
     key = private_key()
     head = AuditHead.objects.filter(pk=1).values_list("seq", "hash").first()
+    flush_wal()
     seq, head_hash = head or (0, GENESIS_HASH)
     unsigned = Checkpoint(seq, head_hash, clock.now().isoformat(), key_id(key))
     signature = base64.b64encode(key.sign(unsigned.signed_bytes())).decode()
     return Checkpoint(unsigned.seq, unsigned.head, unsigned.time, unsigned.key_id, signature)
+
+
+def flush_wal() -> None:
+    """Wait until every commit visible now is on disk. A policy document commits without waiting
+    for its WAL flush (killswitches.policy._no_wait_for_disk), so the head just read may be one a
+    crash would take back: a checkpoint of it would then read as a cut chain. A transaction that
+    takes an id writes a commit record, and its synchronous commit flushes the WAL up to it,
+    everything committed before included."""
+    if connection.vendor != "postgresql":
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = on")
+        cursor.execute("SELECT pg_current_xact_id()")
 
 
 def sink_path() -> Path:

@@ -258,3 +258,20 @@ def test_the_dashboard_warns_when_no_checkpoint_is_younger_than_twice_the_interv
     fresh = dashboard("2027-03-01 09:29Z")
     assert 'id="process-numbers"' in fresh and 'id="audit-checkpoint"' not in fresh
     assert "None is younger than 30 minutes" in dashboard("2027-03-01 09:31Z")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_head_it_signs_is_flushed_to_disk_first(key):
+    """The head is read, then a transaction that takes an id commits synchronously: the WAL of
+    every commit visible to the read (an unflushed policy document's included) is on disk
+    before the head is signed."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        checkpoints.make_checkpoint()
+    sql = [q["sql"] for q in queries.captured_queries]
+    head = next(i for i, s in enumerate(sql) if "audit_audithead" in s)
+    xid = sql.index("SELECT pg_current_xact_id()")
+    assert head < sql.index("SET LOCAL synchronous_commit = on") < xid < sql.index("COMMIT", xid)
