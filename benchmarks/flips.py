@@ -7,6 +7,8 @@ load to the web pool:
 - idle: one flip at a time (`platform_team` token), nothing else running;
 - under load: the same flips while `--loaders` processes each file a ticket with the API's cap of
   eval rows (MAX_EVAL_ROWS), submit it and have the four CAB seats vote on it, in a loop;
+  idle and loaded flips are taken in ROUNDS alternating rounds (the loaders paused and resumed),
+  so that the machine's drift over the minute between them falls on both alike;
 - 20 writers: 20 processes flipping (each its own switch, engaged/released in turn) for a few
   seconds; audited writes/s is the growth of the audit chain's head over that time.
 
@@ -64,18 +66,52 @@ def _post(conn, path, token, body):
     return response.status, response.read()
 
 
+class _Client:
+    """One keep-alive connection that reconnects when the server closed it while idle (gunicorn
+    closes a keep-alive connection after 2 s: a paused loader's)."""
+
+    def __init__(self, port):
+        self.port, self.conn = port, None
+
+    def post(self, path, token, body):
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(env.HOST, self.port, timeout=120)
+            try:
+                return _post(self.conn, path, token, body)
+            except (ConnectionError, http.client.RemoteDisconnected):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
 def _count(statuses, key, body=b""):
     statuses[key] = statuses.get(key, 0) + 1
     if body and statuses[key] == 1 and not key.split()[-1].startswith("2"):
         statuses[f"{key} first answer"] = body[:300].decode(errors="replace")
 
 
+def _go_on(running, stop) -> bool:
+    """Wait while the loaders are paused (an idle round); False once they are to stop."""
+    while not running.wait(0.05):
+        if stop.is_set():
+            return False
+    return not stop.is_set()
+
+
 def _loader(job):
-    """File a large ticket, submit it, four votes; again, until `stop` is set."""
-    port, tokens, eval_rows, stop, n = job
-    conn = http.client.HTTPConnection(env.HOST, port, timeout=120)
+    """File a large ticket, submit it, four votes; again, until `stop` is set. Each request
+    waits while `running` is cleared: a pause takes effect within one request."""
+    port, tokens, eval_rows, stop, running, n = job
+    client = _Client(port)
     statuses, filed, votes, i = {}, 0, 0, 0
-    while not stop.is_set():
+    while _go_on(running, stop):
         i += 1
         body = copy.deepcopy(TICKET) | {
             "title": f"Bench load {n}-{i}",
@@ -84,28 +120,29 @@ def _loader(job):
                 for k in range(eval_rows)
             ],
         }
-        status, data = _post(conn, "/api/v1/changes/", tokens["author"], body)
+        status, data = client.post("/api/v1/changes/", tokens["author"], body)
         _count(statuses, f"file {status}", data)
         if status != 201:
             continue
         filed += 1
         change_id = json.loads(data)["change_id"]
-        status, data = _post(
-            conn, f"/api/v1/changes/{change_id}/submit/", tokens["author"], {"reason": "bench"}
+        if not _go_on(running, stop):
+            break
+        status, data = client.post(
+            f"/api/v1/changes/{change_id}/submit/", tokens["author"], {"reason": "bench"}
         )
         _count(statuses, f"submit {status}", data)
         for seat in SEATS:
-            if stop.is_set():
+            if not _go_on(running, stop):
                 break
-            status, data = _post(
-                conn,
+            status, data = client.post(
                 f"/api/v1/changes/{change_id}/votes/",
                 tokens[seat],
                 {"decision": "approve", "checklist": CHECKLIST},
             )
             _count(statuses, f"vote {status}", data)
             votes += status == 201
-    conn.close()
+    client.close()
     return {"filed": filed, "votes": votes, "statuses": statuses}
 
 
@@ -128,7 +165,12 @@ def _writer(job):
 
 
 def _flips(port, token, count, gap_s) -> dict:
-    """`count` flips of the bench feature one after another: latency of each response."""
+    """`count` flips of the bench feature one after another (released and engaged in turn: an
+    even count leaves it as found): latency of each response."""
+    return _summary(*_timed_flips(port, token, count, gap_s))
+
+
+def _timed_flips(port, token, count, gap_s) -> tuple[list, dict]:
     conn = http.client.HTTPConnection(env.HOST, port, timeout=120)
     latencies, statuses, engaged = [], {}, True
     for _ in range(count):
@@ -144,8 +186,12 @@ def _flips(port, token, count, gap_s) -> dict:
         engaged = not engaged
         time.sleep(gap_s)
     conn.close()
+    return latencies, statuses
+
+
+def _summary(latencies, statuses) -> dict:
     return {
-        "flips": count,
+        "flips": len(latencies),
         "p50_ms": round(percentile(latencies, 50) * 1000, 1),
         "p99_ms": round(percentile(latencies, 99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1),
@@ -188,14 +234,40 @@ def _head_seq() -> int:
     return AuditHead.objects.get(pk=1).seq
 
 
-def under_load(ctx, switch_port, pool, tokens, loaders, eval_rows, flips) -> tuple[dict, list]:
-    stop = multiprocessing.get_context("spawn").Manager().Event()
-    jobs = [(ctx.port, tokens, eval_rows, stop, n) for n in range(loaders)]
+ROUNDS = 5  # idle and loaded rounds, alternating; each round's flip count is even
+PAUSE_S, RESUME_S = 1.0, 2.0  # after pausing the loaders (a request in flight ends); resuming
+
+
+def interleaved(ctx, switch_port, pool, tokens, loaders, eval_rows, flips):
+    """`flips` idle and `flips` loaded flips in ROUNDS alternating rounds: (idle, loaded, the
+    p50 of each round in order, the loaders' parts)."""
+    per_round = flips // ROUNDS // 2 * 2
+    manager = multiprocessing.get_context("spawn").Manager()
+    stop, running = manager.Event(), manager.Event()
+    jobs = [(ctx.port, tokens, eval_rows, stop, running, n) for n in range(loaders)]
     pending = pool.map_async(_loader, jobs)
-    time.sleep(3)  # the loaders are filing and voting before the first flip
-    loaded = _flips(switch_port, tokens["platform_team"], flips, gap_s=0.1)
-    stop.set()
-    return loaded, pending.get(timeout=300)
+    token, rounds = tokens["platform_team"], []
+    idle, loaded = ([], {}), ([], {})
+    try:
+        for n in range(ROUNDS):
+            running.clear()
+            time.sleep(PAUSE_S)
+            for phase, into in (("idle", idle), ("loaded", loaded)):
+                if phase == "loaded":
+                    running.set()
+                    time.sleep(RESUME_S)  # the loaders are filing and voting again
+                latencies, statuses = _timed_flips(switch_port, token, per_round, gap_s=0.1)
+                into[0].extend(latencies)
+                for status, count in statuses.items():
+                    into[1][status] = into[1].get(status, 0) + count
+                rounds.append((phase, round(percentile(latencies, 50) * 1000, 1)))
+            ctx.log(
+                f"    round {n + 1}/{ROUNDS}: p50 idle {rounds[-2][1]}, loaded {rounds[-1][1]} ms"
+            )
+    finally:
+        stop.set()
+        running.set()
+    return _summary(*idle), _summary(*loaded), rounds, pending.get(timeout=300)
 
 
 def writers(switch_port, tokens, count, seconds) -> dict:
@@ -245,14 +317,15 @@ def _flips_bench(ctx, switches, *, loaders=4, flips=40, writer_count=20, writer_
     tokens = _tokens()
     # Not counted: the first requests of a fresh gunicorn open its database connections.
     _flips(switches.port, tokens["platform_team"], 4, gap_s=0)
-    ctx.log(f"  idle: {flips} flips …")
-    idle = _flips(switches.port, tokens["platform_team"], flips, gap_s=0.1)
-    ctx.log(f"    idle p50 {idle['p50_ms']} ms, p99 {idle['p99_ms']} ms {idle['statuses']}")
-    ctx.log(f"  under load: {loaders} processes filing {MAX_EVAL_ROWS}-eval-row tickets, voting …")
+    ctx.log(
+        f"  {flips} flips idle and {flips} under load ({loaders} processes filing "
+        f"{MAX_EVAL_ROWS}-eval-row tickets, voting) in {ROUNDS} alternating rounds …"
+    )
     with multiprocessing.get_context("spawn").Pool(loaders) as pool:
-        loaded, load_parts = under_load(
+        idle, loaded, rounds, load_parts = interleaved(
             ctx, switches.port, pool, tokens, loaders, MAX_EVAL_ROWS, flips
         )
+    ctx.log(f"    idle p50 {idle['p50_ms']} ms, p99 {idle['p99_ms']} ms {idle['statuses']}")
     load = {"filed": 0, "votes": 0, "statuses": {}}
     for part in load_parts:
         load["filed"] += part["filed"]
@@ -272,6 +345,7 @@ def _flips_bench(ctx, switches, *, loaders=4, flips=40, writer_count=20, writer_
         "idle": idle,
         "loaded": loaded,
         "load": load | {"processes": loaders, "eval_rows_per_ticket": MAX_EVAL_ROWS},
+        "rounds": [{"phase": phase, "p50_ms": p50} for phase, p50 in rounds],
         "writers": written,
         "flip_target": f"p99 under load <= {P99_TARGET_MS} ms and <= 2 x idle p99",
         "writes_target": f">= {WRITES_TARGET} audit records/s",
@@ -292,7 +366,8 @@ def report_rows(suite) -> list:
     return [
         (
             "flip latency idle/loaded",
-            f"{load['processes']} loaders, {load['eval_rows_per_ticket']} eval rows",
+            f"{load['processes']} loaders, {load['eval_rows_per_ticket']} eval rows, "
+            f"{len(suite.get('rounds', [])) // 2} rounds each",
             f"idle p50 {idle['p50_ms']} ms p99 {idle['p99_ms']} ms; loaded p50 "
             f"{loaded['p50_ms']} ms p99 {loaded['p99_ms']} ms {loaded['statuses']}; load filed "
             f"{load['filed']} tickets, {load['votes']} votes; load avg {suite['load_average']}",
