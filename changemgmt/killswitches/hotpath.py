@@ -173,6 +173,8 @@ def publish(at: tuple[int, str]) -> None:
 
 def publish_current() -> None:
     """After a bump commits: publish the version the database holds now."""
+    if _hot() is None:
+        return  # nothing to publish to: no read
     found = PolicyVersion.objects.filter(pk=1).values_list("current", "token").first()
     if found:
         publish(found)

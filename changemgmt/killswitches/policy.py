@@ -87,15 +87,19 @@ def policy_bump(reason: str, *, sections: bool = True) -> int:
 
 
 def _after_bump():
-    from .hotpath import publish_current
+    from .hotpath import publish, publish_current
 
+    seen = None
     try:
-        build_behind()  # a poll renders it on demand if this fails
+        seen = build_behind()  # a poll renders it on demand if this fails
     finally:
-        publish_current()
+        if seen:
+            publish(seen)
+        else:
+            publish_current()
 
 
-def build_behind() -> None:
+def build_behind() -> tuple[int, str] | None:
     """After a bump commits: build the current document, unless a builder is at work already.
 
     A flip that finds the build lock taken does not queue for it (under a burst, each waiter
@@ -104,27 +108,27 @@ def build_behind() -> None:
     it has let go of the lock and builds once more if it moved. Its bump committed before it
     found the lock taken, so that second look sees it. Elsewhere than on PostgreSQL, or inside
     a caller's transaction, this is `ensure_document`.
+
+    Returns the (version, token) of that last look, read after this caller's bump committed
+    (None when it did not look): the caller publishes it without reading it again.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         ensure_document()
-        return
+        return None
     while (built := _try_build()) is not None:
-        if current_version() == built.version:
-            return
+        seen = _current()
+        if seen[0] == built.version:
+            return seen
+    return None
 
 
 def _try_build() -> "Served | None":
-    """The current document, built if missing, when the build lock is free; else None."""
-    key = signing.private_key()  # may create the key: before the read-only snapshot
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [BUILD_LOCK])
-        if not cursor.fetchone()[0]:
-            return None
-    try:
-        return _build_snapshot(key)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [BUILD_LOCK])
+    """The current document, built if missing, when the build lock is free; else None.
+
+    The lock is taken by the snapshot's first statement, so the snapshot is as of a moment
+    when nobody else was building: a bump that commits after it finds the lock taken, and this
+    builder's second look (`build_behind`) sees that bump."""
+    return _build_snapshot(signing.private_key(), try_lock=True)
 
 
 @dataclass(frozen=True)
@@ -188,18 +192,58 @@ def ensure_document() -> Served:
     return found
 
 
-def _build_snapshot(key) -> Served:
-    """The current document, built from one snapshot if missing (the build lock held)."""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        version, sections_at = _versions()
-        doc = PolicyDocument.objects.filter(version=version).first()
-        built = _render(version, sections_at, key) if doc is None else None
-    with transaction.atomic():
-        if built is not None:
-            _no_wait_for_disk()
-        return _store(version, doc, built, key)
+SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+TRY_LOCK = "SELECT pg_try_advisory_lock(%s)"
+
+
+def _build_snapshot(key, *, try_lock: bool = False) -> "Served | None":
+    """The current document, built from one snapshot if missing. The caller holds the build
+    lock, or with `try_lock` this takes it (None when another builder has it) and lets it go."""
+    locked = False
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                if try_lock:
+                    locked = _snapshot_and_try_lock(cursor)
+                    if not locked:
+                        return None
+                else:
+                    cursor.execute(SNAPSHOT)
+            version, sections_at = _versions()
+            doc = PolicyDocument.objects.filter(version=version).first()
+            built = _render(version, sections_at, key) if doc is None else None
+        if built is None:
+            with transaction.atomic():
+                return _store(version, doc, None, key)
+        try:
+            with transaction.atomic():
+                _no_wait_for_disk()
+                return _store(version, None, built, key, savepoint=False)
+        except IntegrityError:
+            # Built meanwhile by a reader inside its own transaction (`_ensure_locked`, which
+            # does not take the build lock): this transaction is undone as a whole.
+            doc = PolicyDocument.objects.filter(version=version).first()
+            if doc is None:
+                raise
+            with transaction.atomic():
+                return _store(version, doc, None, key)
+    finally:
+        if locked:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [BUILD_LOCK])
+
+
+def _snapshot_and_try_lock(cursor) -> bool:
+    """Begin the read-only snapshot and try the build lock in one round trip (two statements
+    in one simple query, as Django's psycopg cursor binds on the client); the snapshot is then
+    as of the moment the lock was taken."""
+    if connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        cursor.execute(SNAPSHOT)
+        cursor.execute(TRY_LOCK, [BUILD_LOCK])
+    else:
+        cursor.execute(f"{SNAPSHOT}; {TRY_LOCK}", [BUILD_LOCK])
+        cursor.nextset()
+    return bool(cursor.fetchone()[0])
 
 
 def _no_wait_for_disk() -> None:
@@ -273,17 +317,22 @@ def _render(version: int, sections_at: int, key) -> dict:
     }
 
 
-def _store(version: int, doc: PolicyDocument | None, built: dict | None, key) -> Served:
+def _store(
+    version: int, doc: PolicyDocument | None, built: dict | None, key, *, savepoint: bool = True
+) -> Served:
     """Save a rendered document (or re-sign a stored one with a rotated key); the caller's
-    transaction."""
+    transaction. Without `savepoint`, a document built meanwhile raises IntegrityError and
+    the caller's transaction is the one to undo (two round trips fewer)."""
     key_id = signing.key_id(key)
     if doc is None:
         try:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=savepoint):
                 doc = PolicyDocument.objects.create(
                     version=version, key_id=key_id, built_at=clock.now(), **built
                 )
         except IntegrityError:  # built meanwhile by a reader inside its own transaction
+            if not savepoint:
+                raise
             doc = PolicyDocument.objects.get(version=version)
     if doc.key_id != key_id:
         # The signing key was rotated: same bytes, signatures by the key gateways now trust.

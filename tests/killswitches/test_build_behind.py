@@ -10,8 +10,10 @@ import json
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
+from changemgmt.audit.models import AuditRecord
+from changemgmt.audit.verification import verify
 from changemgmt.killswitches import policy
 from changemgmt.killswitches.models import PolicyDocument
 from changemgmt.killswitches.services import killswitch_flip
@@ -141,3 +143,73 @@ def test_only_the_document_commits_without_waiting_for_the_disk(platform_team):
     with connection.cursor() as cursor:  # SET LOCAL ended with the document's transaction
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
+
+
+def test_a_document_stored_meanwhile_by_a_reader_in_a_transaction_stands(
+    platform_team, monkeypatch
+):
+    """The builder inserts its document without a savepoint (two round trips fewer). A reader
+    inside a transaction of its own builds under the counter's row lock, not the build lock, so
+    it can store the same version first: then the builder's whole transaction is undone, and the
+    flip answers with the reader's document, which is the only one, with one audit record."""
+    FeatureSwitchFactory(feature=FeatureFactory(slug="e-5"))
+    render, raced = policy._render, []
+
+    def reader():
+        try:
+            with transaction.atomic():
+                raced.append(policy.ensure_document())  # in a transaction: `_ensure_locked`
+        finally:
+            connection.close()
+
+    def reader_stores_first(*args, **kwargs):
+        built = render(*args, **kwargs)
+        if not raced:  # the builder's render (the reader's own render passes through)
+            raced.append(None)
+            other = threading.Thread(target=reader)
+            other.start()
+            other.join(timeout=10)
+            assert not other.is_alive(), "the reader waited for the builder"
+        return built
+
+    monkeypatch.setattr(policy, "_render", reader_stores_first)
+    version = killswitch_flip(
+        "feature", "e-5", engaged=True, reason="drill", acting_user=platform_team
+    ).version
+    assert raced[1].version == version, "the reader did not store the version first"
+    assert PolicyDocument.objects.filter(version=version).count() == 1
+    stored = PolicyDocument.objects.get(version=version)
+    assert policy.served().json == stored.json_text.encode() == raced[1].json
+    assert engaged_in(version, "e-5")
+    records = AuditRecord.objects.filter(
+        object_model="killswitches.policydocument", object_id=str(stored.pk)
+    )
+    assert records.count() == 1
+    verify(live=False)
+
+
+def test_the_build_begins_its_snapshot_and_tries_the_lock_in_one_round_trip(platform_team):
+    """After the flip's commit: the snapshot and the try-lock go as one message, and once the
+    document's transaction has committed, only the unlock and one look at the version follow
+    (the version published is that look's)."""
+    switch = FeatureSwitchFactory(feature=FeatureFactory(slug="f-6"))
+    sent = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        version = killswitch_flip(
+            "feature", switch.feature.slug, engaged=True, reason="drill", acting_user=platform_team
+        ).version
+    after_commit = sent[[n for n, sql in enumerate(sent) if "COMMIT" in sql][0] + 1 :]
+    snapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+    assert f"{snapshot}; SELECT pg_try_advisory_lock(%s)" in after_commit
+    assert not [sql for sql in after_commit if sql == snapshot or "SAVEPOINT" in sql]
+    unlock = [n for n, sql in enumerate(after_commit) if "pg_advisory_unlock" in sql][0]
+    assert "COMMIT" in after_commit[unlock - 1]  # the document's transaction, just before
+    assert [sql for sql in after_commit[:unlock] if '"killswitches_policydocument" (' in sql]
+    looks = [sql for sql in after_commit[unlock:] if '"killswitches_policyversion"' in sql]
+    assert len(looks) == 1, looks
+    assert policy.served().version == version
