@@ -317,7 +317,7 @@ def flips_suite(ctx, args):
     return flips.flips_bench(
         ctx,
         loaders=args.loaders,
-        flips=40 if args.quick else 100,
+        flips=40 if args.quick else 200,
         writer_seconds=5 if args.quick else 10,
     )
 
