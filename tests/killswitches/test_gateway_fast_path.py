@@ -220,14 +220,16 @@ def test_it_refuses_a_revoked_token_and_a_deactivated_gateway_at_once(
 
 
 @pytest.mark.postgres
-def test_it_closes_an_obsolete_database_connection_after_the_poll(app, token, switches, settings):
+def test_it_closes_an_obsolete_database_connection_after_the_poll(app, token, switches):
     connection.close()
+    # settings.DATABASES["default"] is this very dict: keep the value to put back, not a name.
+    kept = connection.settings_dict["CONN_MAX_AGE"]
     connection.settings_dict["CONN_MAX_AGE"] = 0  # the poll's own connection: obsolete at once
     try:
         assert wsgi_call(app, JSON_URL, token=token).status == 200
         assert connection.connection is None
     finally:
-        connection.settings_dict["CONN_MAX_AGE"] = settings.DATABASES["default"]["CONN_MAX_AGE"]
+        connection.settings_dict["CONN_MAX_AGE"] = kept
 
 
 # ----- the two paths, byte for byte -----
