@@ -212,21 +212,19 @@ def _build_snapshot(key, *, try_lock: bool = False) -> "Served | None":
             version, sections_at = _versions()
             doc = PolicyDocument.objects.filter(version=version).first()
             built = _render(version, sections_at, key) if doc is None else None
-        if built is None:
-            with transaction.atomic():
-                return _store(version, doc, None, key)
-        try:
-            with transaction.atomic():
-                _no_wait_for_disk()
-                return _store(version, None, built, key, savepoint=False)
-        except IntegrityError:
-            # Built meanwhile by a reader inside its own transaction (`_ensure_locked`, which
-            # does not take the build lock): this transaction is undone as a whole.
-            doc = PolicyDocument.objects.filter(version=version).first()
-            if doc is None:
-                raise
-            with transaction.atomic():
-                return _store(version, doc, None, key)
+        if built is not None:
+            try:
+                with transaction.atomic():
+                    _no_wait_for_disk()
+                    return _store(version, None, built, key, savepoint=False)
+            except IntegrityError:
+                # Built meanwhile by a reader inside its own transaction (`_ensure_locked`, which
+                # does not take the build lock): this transaction is undone as a whole.
+                doc = PolicyDocument.objects.filter(version=version).first()
+                if doc is None:
+                    raise
+        with transaction.atomic():
+            return _store(version, doc, None, key)  # re-signed if the key was rotated
     finally:
         if locked:
             with connection.cursor() as cursor:
